@@ -1,0 +1,75 @@
+# oaichat — build, test and demo. `make test` and `make demo` install what
+# they need (Debian packages, as root) before building.
+
+LUA_VERSION ?= 5.4
+CC ?= cc
+BUILD := build/$(LUA_VERSION)
+
+ifeq ($(LUA_VERSION),jit)
+LUA := luajit
+LUA_INC := /usr/include/luajit-2.1
+LUA_PKGS := luajit libluajit-5.1-dev
+else
+LUA := lua$(LUA_VERSION)
+LUA_INC := /usr/include/lua$(LUA_VERSION)
+LUA_PKGS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev
+endif
+
+BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket ca-certificates
+TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS) valgrind
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) -I$(LUA_INC) -Icsrc
+LDLIBS := -lcurl
+
+SRCS := csrc/core.c csrc/http.c csrc/json.c csrc/sse.c csrc/buf.c
+OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
+MODULE := $(BUILD)/oaichat/core.so
+
+# What the specs and tools see: the build's module and the checkout's Lua.
+RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
+	LUA_CPATH="./$(BUILD)/?.so;;" OAICHAT_LUA=$(LUA)
+BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
+	-o spec/support/summary.lua
+
+.PHONY: all build deps test test-c check-memory clean fuzz lint demo
+
+all: build
+build: $(MODULE)
+
+$(BUILD)/obj/%.o: csrc/%.c csrc/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(MODULE): $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared $(ALL_CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh $(TEST_PKGS)
+
+# The C unit tests of the SSE parser, then the busted specs.
+test: deps
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory test-c
+	$(BUSTED) spec
+
+test-c: $(BUILD)/sse_test
+	@$(BUILD)/sse_test
+
+$(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) -O1 -g -Icsrc csrc/sse.c test/sse_test.c -o $@
+
+# The whole spec suite under valgrind memcheck: any leak or invalid access fails.
+check-memory: deps build
+	$(RUN_ENV) OAICHAT_VALGRIND=1 valgrind --quiet --error-exitcode=99 \
+		--leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect \
+		--suppressions=tools/valgrind.supp \
+		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
+		-o spec/support/summary.lua spec
+
+clean:
+	rm -rf build

@@ -1,0 +1,494 @@
+/* Lua bindings of oaichat.core: sessions, transfers and JSON.
+ *
+ * Every function here shares two upvalues, cjson's encode and decode from
+ * an instance of our own (cjson.new()), so no C global holds Lua state. */
+#include <curl/curl.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "http.h"
+#include "json.h"
+
+#define CORE_VERSION "0.1.0"
+#define SESSION_MT "oaichat.session"
+#define TRANSFER_MT "oaichat.transfer"
+#define ENCODE_FN lua_upvalueindex(1)
+#define DECODE_FN lua_upvalueindex(2)
+
+typedef struct core_session {
+  http_session http;
+  int open;
+} core_session;
+
+typedef struct core_transfer {
+  http_transfer http;
+  int live;
+} core_transfer;
+
+/* ---- helpers -------------------------------------------------------- */
+
+static core_session *core_check_session(lua_State *L, int i) {
+  core_session *s = luaL_checkudata(L, i, SESSION_MT);
+  if (!s->open) luaL_error(L, "oaichat: the client's session is closed");
+  return s;
+}
+
+static core_transfer *core_check_transfer(lua_State *L, int i) {
+  return luaL_checkudata(L, i, TRANSFER_MT);
+}
+
+static const char *core_opt_string(lua_State *L, int t, const char *k) {
+  const char *v = NULL;
+  lua_getfield(L, t, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "oaichat: request field '%s' must be a string", k);
+    v = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1); /* the string stays alive: it is referenced by the spec table */
+  return v;
+}
+
+static double core_opt_number(lua_State *L, int t, const char *k) {
+  double v = 0;
+  lua_getfield(L, t, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "oaichat: request field '%s' must be a number", k);
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int core_opt_bool(lua_State *L, int t, const char *k) {
+  int v;
+  lua_getfield(L, t, k);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static long core_ms(double seconds) {
+  if (seconds <= 0) return 0;
+  if (seconds > 2e6) return 2000000000L;
+  return (long)ceil(seconds * 1000.0);
+}
+
+/* Validates every header line first, so building the list cannot raise
+   halfway and leak it. */
+static struct curl_slist *core_header_list(lua_State *L, int t) {
+  struct curl_slist *list = NULL, *next;
+  int i, n;
+  lua_getfield(L, t, "headers");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = (int)lua_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *h;
+    lua_rawgeti(L, -1, i);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "oaichat: header %d must be a string", i);
+    h = lua_tolstring(L, -1, &len);
+    if (strlen(h) != len || strpbrk(h, "\r\n") != NULL)
+      luaL_error(L, "oaichat: header %d contains CR, LF or NUL; refusing to send it", i);
+    lua_pop(L, 1);
+  }
+  for (i = 0; i <= n; i++) {
+    const char *h = "Expect:"; /* never wait for 100-continue */
+    if (i > 0) {
+      lua_rawgeti(L, -1, i);
+      h = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+    next = curl_slist_append(list, h);
+    if (next == NULL) {
+      curl_slist_free_all(list);
+      luaL_error(L, "oaichat: out of memory building headers");
+    }
+    list = next;
+  }
+  lua_pop(L, 1);
+  return list;
+}
+
+/* ---- session -------------------------------------------------------- */
+
+static int core_session_new(lua_State *L) {
+  core_session *s = lua_newuserdata(L, sizeof(*s));
+  memset(s, 0, sizeof(*s));
+  if (http_session_init(&s->http) != 0) return luaL_error(L, "oaichat: curl_multi_init failed");
+  s->open = 1;
+  luaL_getmetatable(L, SESSION_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int core_session_close(lua_State *L) {
+  core_session *s = luaL_checkudata(L, 1, SESSION_MT);
+  if (s->open) {
+    http_session_close(&s->http);
+    s->open = 0;
+  }
+  return 0;
+}
+
+static int core_session_step(lua_State *L) {
+  core_session *s = core_check_session(L, 1);
+  long ms = (long)luaL_optnumber(L, 2, 0);
+  lua_pushinteger(L, http_session_step(&s->http, ms));
+  return 1;
+}
+
+static int core_session_pending(lua_State *L) {
+  core_session *s = core_check_session(L, 1);
+  int n = 0;
+  http_transfer *t;
+  for (t = s->http.active; t; t = t->next) n += t->attached;
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static int core_session_tostring(lua_State *L) {
+  lua_pushfstring(L, "oaichat.session (%p)", lua_touserdata(L, 1));
+  return 1;
+}
+
+/* session:start(spec) -> transfer. The spec table is built by the Lua layer. */
+static int core_session_start(lua_State *L) {
+  core_session *s = core_check_session(L, 1);
+  http_request r;
+  core_transfer *t;
+  size_t body_len = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&r, 0, sizeof(r));
+  r.url = core_opt_string(L, 2, "url");
+  if (r.url == NULL) return luaL_error(L, "oaichat: request needs a url");
+  lua_getfield(L, 2, "body");
+  r.body = lua_tolstring(L, -1, &body_len);
+  r.body_len = body_len;
+  lua_pop(L, 1);
+  r.connect_timeout_ms = core_ms(core_opt_number(L, 2, "connect_timeout"));
+  r.timeout_ms = core_ms(core_opt_number(L, 2, "timeout"));
+  r.idle_timeout_ms = core_ms(core_opt_number(L, 2, "idle_timeout"));
+  r.max_bytes = (size_t)core_opt_number(L, 2, "max_bytes");
+  r.user_agent = core_opt_string(L, 2, "user_agent");
+  r.proxy = core_opt_string(L, 2, "proxy");
+  r.ca_file = core_opt_string(L, 2, "ca_file");
+  r.ca_path = core_opt_string(L, 2, "ca_path");
+  r.insecure = core_opt_bool(L, 2, "insecure");
+  r.stream = core_opt_bool(L, 2, "stream");
+  r.verbose = core_opt_bool(L, 2, "verbose");
+  r.headers = core_header_list(L, 2); /* last: nothing below may raise */
+  t = lua_newuserdata(L, sizeof(*t));
+  memset(t, 0, sizeof(*t));
+  t->live = 1;
+  if (http_transfer_start(&s->http, &t->http, &r) != 0) {
+    /* keep the message: free() below clears nothing in errbuf */
+    http_transfer_free(&t->http);
+    t->live = 0;
+    return luaL_error(L, "oaichat: %s", t->http.errbuf);
+  }
+  luaL_getmetatable(L, TRANSFER_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* ---- transfer ------------------------------------------------------- */
+
+static int core_transfer_wait(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  long ms = lua_isnoneornil(L, 2) ? -1 : (long)luaL_checknumber(L, 2);
+  int want = lua_toboolean(L, 3);
+  if (!t->live) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, http_transfer_wait(&t->http, ms, want));
+  return 1;
+}
+
+static int core_transfer_done(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  lua_pushboolean(L, !t->live || t->http.done);
+  return 1;
+}
+
+static int core_transfer_pending_events(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  lua_pushboolean(L, t->live && t->http.events_pos < t->http.events.len);
+  return 1;
+}
+
+/* Returns kind, value, raw: "chunk", table | "error", table or nil, raw |
+   "bad", raw, message | nothing when no event is queued. */
+static int core_transfer_next_event(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  int kind;
+  const char *data;
+  size_t len;
+  if (!t->live || !http_transfer_next_event(&t->http, &kind, &data, &len)) return 0;
+  if (json_decode(L, DECODE_FN, data, len)) {
+    int is_error = kind == HTTP_EVENT_ERROR;
+    if (!is_error && lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "error");
+      is_error = !lua_isnil(L, -1) && lua_type(L, -1) != LUA_TLIGHTUSERDATA;
+      lua_pop(L, 1);
+    }
+    lua_pushstring(L, is_error ? "error" : "chunk");
+    lua_insert(L, -2);
+    if (!is_error) return 2;
+    lua_pushlstring(L, data, len);
+    return 3;
+  }
+  if (kind == HTTP_EVENT_ERROR) {
+    lua_pop(L, 1);
+    lua_pushstring(L, "error");
+    lua_pushnil(L);
+    lua_pushlstring(L, data, len);
+    return 3;
+  }
+  lua_pushstring(L, "bad");
+  lua_pushlstring(L, data, len);
+  lua_pushvalue(L, -3);
+  return 3;
+}
+
+static const char *core_abort_name(int reason) {
+  switch (reason) {
+  case HTTP_ABORT_LIMIT: return "limit";
+  case HTTP_ABORT_IDLE: return "idle";
+  case HTTP_ABORT_CANCEL: return "canceled";
+  case HTTP_ABORT_NOMEM: return "nomem";
+  default: return NULL;
+  }
+}
+
+/* Pushes a table of the response headers, names lower-cased; a repeated
+   header's values are joined with ", ". */
+static void core_push_headers(lua_State *L, const buf *head) {
+  const char *p = head->data, *end = head->data + head->len;
+  lua_newtable(L);
+  while (p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+    char name[128];
+    size_t i, nlen;
+    if (eol == NULL) eol = end;
+    colon = memchr(p, ':', (size_t)(eol - p));
+    if (colon != NULL && memcmp(p, "HTTP/", 5) != 0 && (size_t)(colon - p) < sizeof(name)) {
+      nlen = (size_t)(colon - p);
+      for (i = 0; i < nlen; i++) {
+        char c = p[i];
+        name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+      }
+      v = colon + 1;
+      ve = eol;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      lua_pushlstring(L, name, nlen);
+      lua_pushvalue(L, -1);
+      lua_rawget(L, -3);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      } else {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      }
+      lua_rawset(L, -3);
+    }
+    p = eol + 1;
+  }
+}
+
+static void core_set_int(lua_State *L, const char *k, long v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* transfer:info() -> {done, code, error, status, headers, body, abort, ...} */
+static int core_transfer_info(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  http_transfer *h = &t->http;
+  const char *abort_name = core_abort_name(h->abort_reason);
+  double elapsed = 0;
+  lua_createtable(L, 0, 12);
+  lua_pushboolean(L, h->done || !t->live);
+  lua_setfield(L, -2, "done");
+  core_set_int(L, "code", (long)h->result);
+  if (h->result != CURLE_OK) {
+    lua_pushstring(L, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
+    lua_setfield(L, -2, "error");
+  }
+  core_set_int(L, "status", h->status);
+  core_push_headers(L, &h->head);
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
+  lua_setfield(L, -2, "body");
+  if (abort_name) {
+    lua_pushstring(L, abort_name);
+    lua_setfield(L, -2, "abort");
+  }
+  lua_pushboolean(L, h->head.len > 0);
+  lua_setfield(L, -2, "got_response");
+  lua_pushboolean(L, h->sse_status == SSE_DONE);
+  lua_setfield(L, -2, "sse_done");
+  lua_pushboolean(L, h->mode == 1);
+  lua_setfield(L, -2, "sse");
+  core_set_int(L, "bytes", (long)h->bytes_in);
+  if (h->easy) {
+    char *ip = NULL;
+    curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &elapsed);
+    if (curl_easy_getinfo(h->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) {
+      lua_pushstring(L, ip);
+      lua_setfield(L, -2, "ip");
+    }
+  }
+  lua_pushnumber(L, elapsed);
+  lua_setfield(L, -2, "time");
+  return 1;
+}
+
+static int core_transfer_close(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  if (t->live) {
+    http_transfer_free(&t->http);
+    t->live = 0;
+  }
+  return 0;
+}
+
+static int core_transfer_cancel(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  if (t->live) http_transfer_cancel(&t->http);
+  return 0;
+}
+
+static int core_transfer_tostring(lua_State *L) {
+  lua_pushfstring(L, "oaichat.transfer (%p)", lua_touserdata(L, 1));
+  return 1;
+}
+
+/* ---- module functions ------------------------------------------------ */
+
+static int core_encode(lua_State *L) {
+  luaL_checkany(L, 1);
+  json_encode(L, ENCODE_FN, 1);
+  return 1;
+}
+
+static int core_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  if (json_decode(L, DECODE_FN, s, len)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int core_now(lua_State *L) {
+  lua_pushnumber(L, http_now_ms() / 1000.0);
+  return 1;
+}
+
+static int core_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct timespec ts;
+  if (s <= 0) return 0;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  nanosleep(&ts, NULL);
+  return 0;
+}
+
+static int core_utf8_valid(lua_State *L) {
+  size_t len, bad = 0;
+  const char *s = luaL_checklstring(L, 1, &len);
+  if (json_utf8_valid(s, len, &bad)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushinteger(L, (lua_Integer)bad + 1);
+  return 2;
+}
+
+static const luaL_Reg core_session_methods[] = {
+    {"start", core_session_start}, {"step", core_session_step},
+    {"pending", core_session_pending}, {"close", core_session_close},
+    {NULL, NULL}};
+
+static const luaL_Reg core_transfer_methods[] = {
+    {"wait", core_transfer_wait},       {"done", core_transfer_done},
+    {"next_event", core_transfer_next_event}, {"has_events", core_transfer_pending_events},
+    {"info", core_transfer_info},       {"cancel", core_transfer_cancel},
+    {"close", core_transfer_close},     {NULL, NULL}};
+
+static const luaL_Reg core_functions[] = {
+    {"session", core_session_new}, {"encode", core_encode}, {"decode", core_decode},
+    {"now", core_now},             {"sleep", core_sleep},   {"utf8_valid", core_utf8_valid},
+    {NULL, NULL}};
+
+/* Creates metatable tname with methods (sharing the two JSON upvalues on
+   top of the stack) and the given finaliser. */
+static void core_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
+                           lua_CFunction gc, lua_CFunction tostr) {
+  luaL_newmetatable(L, tname);
+  lua_newtable(L);
+  lua_pushvalue(L, -4);
+  lua_pushvalue(L, -4);
+  luaL_setfuncs(L, methods, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, tostr);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+}
+
+/* Pushes cjson.new() with its encode and decode, settings kept private. */
+static void core_load_cjson(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cjson");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "new");
+  lua_call(L, 0, 1);
+  lua_remove(L, -2);
+  lua_getfield(L, -1, "encode_number_precision");
+  lua_pushinteger(L, 14);
+  lua_call(L, 1, 0);
+  lua_getfield(L, -1, "encode");
+  lua_getfield(L, -2, "decode");
+}
+
+int luaopen_oaichat_core(lua_State *L) {
+  curl_version_info_data *vi;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  core_load_cjson(L); /* instance, encode, decode */
+  core_new_class(L, SESSION_MT, core_session_methods, core_session_close,
+                 core_session_tostring);
+  core_new_class(L, TRANSFER_MT, core_transfer_methods, core_transfer_close,
+                 core_transfer_tostring);
+  lua_newtable(L);
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, core_functions, 2);
+  lua_getfield(L, -4, "null");
+  lua_setfield(L, -2, "null");
+  vi = curl_version_info(CURLVERSION_NOW);
+  lua_pushstring(L, vi->version);
+  lua_setfield(L, -2, "curl_version");
+  lua_pushboolean(L, (vi->features & CURL_VERSION_SSL) != 0);
+  lua_setfield(L, -2, "has_tls");
+  lua_pushboolean(L, (vi->features & CURL_VERSION_HTTP2) != 0);
+  lua_setfield(L, -2, "has_http2");
+  lua_pushliteral(L, CORE_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,352 @@
+#include "http.h"
+
+#include <string.h>
+#include <time.h>
+
+#define HTTP_MAX_HEADER_BYTES (256 * 1024)
+#define HTTP_POOL_MAX ((int)(sizeof(((http_session *)0)->pool) / sizeof(CURL *)))
+
+static void http_compact(http_transfer *t);
+
+double http_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- session -------------------------------------------------------- */
+
+int http_session_init(http_session *s) {
+  memset(s, 0, sizeof(*s));
+  s->multi = curl_multi_init();
+  if (s->multi == NULL) return -1;
+  curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  return 0;
+}
+
+static void http_detach(http_transfer *t) {
+  if (!t->attached) return;
+  curl_multi_remove_handle(t->sess->multi, t->easy);
+  t->attached = 0;
+}
+
+static void http_unlink(http_transfer *t) {
+  http_session *s = t->sess;
+  if (s == NULL) return;
+  if (t->prev) t->prev->next = t->next;
+  else s->active = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->next = t->prev = NULL;
+  t->sess = NULL;
+}
+
+static void http_finish(http_transfer *t, CURLcode code) {
+  if (t->done) return;
+  t->done = 1;
+  t->result = code;
+  if (t->easy) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+  http_detach(t);
+}
+
+void http_session_close(http_session *s) {
+  int i;
+  if (s->closed) return;
+  while (s->active) {
+    http_transfer *t = s->active;
+    http_transfer_cancel(t);
+    /* The handle cannot go back to a pool that is going away. */
+    curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+    http_unlink(t);
+  }
+  for (i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]);
+  s->npool = 0;
+  curl_multi_cleanup(s->multi);
+  s->multi = NULL;
+  s->closed = 1;
+}
+
+static void http_collect(http_session *s) {
+  CURLMsg *m;
+  int left;
+  double now;
+  http_transfer *t, *next;
+  while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    t = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    if (t) http_finish(t, m->data.result);
+  }
+  now = http_now_ms();
+  for (t = s->active; t; t = next) {
+    next = t->next;
+    if (t->attached && t->idle_ms > 0 && now - t->last_byte_ms >= (double)t->idle_ms) {
+      t->abort_reason = HTTP_ABORT_IDLE;
+      http_finish(t, CURLE_OPERATION_TIMEDOUT);
+    }
+  }
+}
+
+/* How long we may sleep before an idle deadline needs checking. */
+static long http_idle_wait(http_session *s, long timeout_ms) {
+  double now = http_now_ms();
+  http_transfer *t;
+  for (t = s->active; t; t = t->next) {
+    if (t->attached && t->idle_ms > 0) {
+      double left = t->last_byte_ms + (double)t->idle_ms - now;
+      long ms = left <= 0 ? 0 : (long)left + 1;
+      if (timeout_ms < 0 || ms < timeout_ms) timeout_ms = ms;
+    }
+  }
+  return timeout_ms;
+}
+
+static int http_perform(http_session *s) {
+  int running = 0;
+  curl_multi_perform(s->multi, &running);
+  http_collect(s);
+  return running;
+}
+
+static void http_poll(http_session *s, long timeout_ms) {
+  timeout_ms = http_idle_wait(s, timeout_ms);
+  if (timeout_ms < 0 || timeout_ms > 1000) timeout_ms = 1000;
+  if (timeout_ms > 0) curl_multi_poll(s->multi, NULL, 0, (int)timeout_ms, NULL);
+}
+
+int http_session_step(http_session *s, long timeout_ms) {
+  int running;
+  if (s->closed) return 0;
+  running = http_perform(s);
+  if (running > 0 && timeout_ms != 0) {
+    http_poll(s, timeout_ms);
+    running = http_perform(s);
+  }
+  return running;
+}
+
+/* ---- callbacks (no Lua here: bytes into buffers only) ----------------- */
+
+static int http_on_event(void *ud, const char *event, size_t event_len, const char *data,
+                         size_t data_len) {
+  http_transfer *t = ud;
+  char kind = HTTP_EVENT_DATA;
+  if (event_len == 5 && memcmp(event, "error", 5) == 0) kind = HTTP_EVENT_ERROR;
+  if (buf_reserve(&t->events, 1 + sizeof(size_t) + data_len) != 0) return 1;
+  buf_append(&t->events, &kind, 1);
+  buf_append(&t->events, &data_len, sizeof(size_t));
+  buf_append(&t->events, data, data_len);
+  t->nevents++;
+  return 0;
+}
+
+static int http_is_sse(http_transfer *t) {
+  char *ct = NULL;
+  if (t->status < 200 || t->status > 299) return 0;
+  curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+  return ct == NULL || strstr(ct, "text/event-stream") != NULL;
+}
+
+static size_t http_on_write(char *p, size_t size, size_t n, void *ud) {
+  http_transfer *t = ud;
+  size_t len = size * n;
+  t->last_byte_ms = http_now_ms();
+  t->bytes_in += len;
+  if (t->mode == 0) {
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    t->mode = t->stream && http_is_sse(t) ? 1 : 2;
+  }
+  if (t->mode == 1) {
+    int rc;
+    if (t->sse_status != SSE_OK) return len; /* after [DONE]: drain */
+    rc = sse_feed(&t->sse, p, len, http_on_event, t);
+    t->sse_status = rc;
+    if (rc == SSE_LIMIT) t->abort_reason = HTTP_ABORT_LIMIT;
+    else if (rc == SSE_NOMEM || rc == SSE_STOP) t->abort_reason = HTTP_ABORT_NOMEM;
+    return rc == SSE_OK || rc == SSE_DONE ? len : 0;
+  }
+  if (t->max_bytes && len > t->max_bytes - (t->body.len < t->max_bytes ? t->body.len : t->max_bytes)) {
+    t->abort_reason = HTTP_ABORT_LIMIT;
+    return 0;
+  }
+  if (buf_append(&t->body, p, len) != 0) {
+    t->abort_reason = HTTP_ABORT_NOMEM;
+    return 0;
+  }
+  return len;
+}
+
+static size_t http_on_header(char *p, size_t size, size_t n, void *ud) {
+  http_transfer *t = ud;
+  size_t len = size * n;
+  t->last_byte_ms = http_now_ms();
+  t->bytes_in += len;
+  /* A new status line starts a new response (100 Continue, redirects). */
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    buf_clear(&t->head);
+    t->mode = 0;
+  }
+  if (t->head.len + len > HTTP_MAX_HEADER_BYTES || buf_append(&t->head, p, len) != 0) {
+    t->abort_reason = HTTP_ABORT_LIMIT;
+    return 0;
+  }
+  return len;
+}
+
+/* ---- transfers ------------------------------------------------------ */
+
+static CURL *http_easy_get(http_session *s) {
+  if (s->npool > 0) {
+    CURL *e = s->pool[--s->npool];
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+static void http_setup(http_transfer *t, http_request *r) {
+  CURL *e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  if (r->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent);
+  if (r->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+  if (r->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  if (r->proxy) curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
+  if (r->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+  if (r->ca_path) curl_easy_setopt(e, CURLOPT_CAPATH, r->ca_path);
+  if (r->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (r->verbose) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+}
+
+int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
+  memset(t, 0, sizeof(*t));
+  buf_init(&t->head);
+  buf_init(&t->body);
+  buf_init(&t->events);
+  t->headers = r->headers;
+  r->headers = NULL;
+  t->stream = r->stream;
+  t->max_bytes = r->max_bytes;
+  t->idle_ms = r->idle_timeout_ms;
+  t->start_ms = t->last_byte_ms = http_now_ms();
+  sse_init(&t->sse, r->max_bytes);
+  if (s->closed) {
+    strcpy(t->errbuf, "the client was closed");
+    return -1;
+  }
+  t->easy = http_easy_get(s);
+  if (t->easy == NULL) {
+    strcpy(t->errbuf, "out of memory creating a libcurl handle");
+    return -1;
+  }
+  http_setup(t, r);
+  if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
+    strcpy(t->errbuf, "libcurl refused to add the transfer");
+    return -1;
+  }
+  t->sess = s;
+  t->attached = 1;
+  t->next = s->active;
+  if (s->active) s->active->prev = t;
+  s->active = t;
+  return 0;
+}
+
+static int http_ready(const http_transfer *t, int want_events) {
+  return t->done || (want_events && t->events_pos < t->events.len);
+}
+
+int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {
+  double deadline = timeout_ms < 0 ? -1 : http_now_ms() + (double)timeout_ms;
+  for (;;) {
+    if (http_ready(t, want_events) || t->sess == NULL) return 1;
+    http_compact(t);
+    http_perform(t->sess);
+    if (http_ready(t, want_events)) return 1;
+    if (deadline >= 0) {
+      double left = deadline - http_now_ms();
+      if (left <= 0) return 0;
+      http_poll(t->sess, (long)left + 1);
+    } else {
+      http_poll(t->sess, -1);
+    }
+  }
+}
+
+int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len) {
+  size_t n;
+  const char *p;
+  if (t->events_pos >= t->events.len) {
+    if (t->events.len) buf_clear(&t->events);
+    t->events_pos = 0;
+    return 0;
+  }
+  p = t->events.data + t->events_pos;
+  memcpy(&n, p + 1, sizeof(size_t));
+  *kind = p[0];
+  *data = p + 1 + sizeof(size_t);
+  *len = n;
+  t->events_pos += 1 + sizeof(size_t) + n;
+  return 1;
+}
+
+/* Drops consumed events so a long stream's queue stays small. */
+static void http_compact(http_transfer *t) {
+  if (t->events_pos > 65536 && t->events_pos * 2 > t->events.len) {
+    buf_consume(&t->events, t->events_pos);
+    t->events_pos = 0;
+  }
+}
+
+void http_transfer_cancel(http_transfer *t) {
+  if (!t->done) {
+    t->abort_reason = HTTP_ABORT_CANCEL;
+    http_finish(t, CURLE_ABORTED_BY_CALLBACK);
+  }
+}
+
+void http_transfer_free(http_transfer *t) {
+  http_session *s = t->sess;
+  http_transfer_cancel(t);
+  if (t->easy) {
+    /* A handle that finished cleanly goes back to the pool; a cancelled
+       one's connection was already closed by libcurl. */
+    if (s && !s->closed && s->npool < HTTP_POOL_MAX)
+      s->pool[s->npool++] = t->easy;
+    else
+      curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+  }
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  http_unlink(t);
+  buf_free(&t->head);
+  buf_free(&t->body);
+  buf_free(&t->events);
+  sse_free(&t->sse);
+}

@@ -1,0 +1,99 @@
+/* HTTP transfers on a libcurl multi handle, with no Lua inside: callbacks
+   only copy bytes into buffers, which the binding reads between calls. */
+#ifndef OAICHAT_HTTP_H
+#define OAICHAT_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "sse.h"
+
+enum http_abort {
+  HTTP_ABORT_NONE = 0,
+  HTTP_ABORT_LIMIT,  /* max_bytes exceeded */
+  HTTP_ABORT_IDLE,   /* no byte for idle_ms */
+  HTTP_ABORT_CANCEL, /* closed by the caller */
+  HTTP_ABORT_NOMEM
+};
+
+enum http_event_kind { HTTP_EVENT_DATA = 'd', HTTP_EVENT_ERROR = 'e' };
+
+typedef struct http_transfer http_transfer;
+
+/* One per client: the multi handle owns the connection cache, so every
+   transfer of a session can reuse its connections. */
+typedef struct http_session {
+  CURLM *multi;
+  http_transfer *active; /* transfers added to the multi handle */
+  int closed;
+  CURL *pool[16];        /* finished easy handles kept for reuse */
+  int npool;
+} http_session;
+
+typedef struct http_request {
+  const char *url;
+  const char *body;
+  size_t body_len;
+  struct curl_slist *headers; /* owned by the transfer once started */
+  long connect_timeout_ms;    /* 0 = libcurl's default */
+  long timeout_ms;            /* whole transfer; 0 = none */
+  long idle_timeout_ms;       /* no byte received for this long; 0 = none */
+  size_t max_bytes;           /* body or single SSE event; 0 = none */
+  const char *user_agent;
+  const char *proxy;
+  const char *ca_file;
+  const char *ca_path;
+  int insecure;
+  int stream; /* parse a 2xx text/event-stream body as SSE */
+  int verbose;
+} http_request;
+
+struct http_transfer {
+  http_session *sess;
+  http_transfer *next, *prev;
+  CURL *easy;
+  struct curl_slist *headers;
+  char errbuf[CURL_ERROR_SIZE];
+  int attached;
+  int done;
+  int stream;
+  int mode; /* 0 undecided, 1 SSE, 2 body */
+  int abort_reason;
+  int sse_status;
+  CURLcode result;
+  long status;
+  size_t max_bytes;
+  long idle_ms;
+  double last_byte_ms;
+  double start_ms;
+  size_t bytes_in;
+  buf head;   /* header lines of the latest response */
+  buf body;   /* body, or the error body of a failed stream */
+  buf events; /* queued SSE events: kind byte, size_t length, data */
+  size_t events_pos;
+  size_t nevents;
+  sse_parser sse;
+};
+
+double http_now_ms(void);
+
+int http_session_init(http_session *s);
+/* Cancels every transfer still attached, then frees the multi handle. */
+void http_session_close(http_session *s);
+/* One round: perform, collect finished transfers, enforce idle timeouts,
+   then wait up to timeout_ms for activity. Returns transfers still running. */
+int http_session_step(http_session *s, long timeout_ms);
+
+/* Sets up t (zeroed memory) and adds it to s. Returns 0, or -1 with a message
+   in t->errbuf. On failure t still needs http_transfer_free. */
+int http_transfer_start(http_session *s, http_transfer *t, http_request *r);
+/* Drives the session until t is done (or has a queued event, when
+   want_events), or timeout_ms passes (< 0: no limit). Returns 1 if ready. */
+int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events);
+/* Pops the next SSE event; returns 0 when none is queued. */
+int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len);
+void http_transfer_cancel(http_transfer *t);
+void http_transfer_free(http_transfer *t);
+
+#endif

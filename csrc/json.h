@@ -1,0 +1,23 @@
+/* JSON through lua-cjson, with the number handling oaichat promises:
+   integers round-trip exactly and invalid UTF-8 is refused. */
+#ifndef OAICHAT_JSON_H
+#define OAICHAT_JSON_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* Decodes s with the cjson decode function at stack index decode_fn and
+   pushes the value; returns 1. On failure pushes a message and returns 0. */
+int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
+
+/* Encodes the value at index v with the cjson encode function at stack
+   index encode_fn and pushes the JSON text. Raises on values JSON cannot
+   hold (functions, sparse arrays, NaN), as cjson does. */
+void json_encode(lua_State *L, int encode_fn, int v);
+
+/* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF);
+   otherwise 0 and *bad is the offset of the first bad byte. */
+int json_utf8_valid(const char *s, size_t len, size_t *bad);
+
+#endif

@@ -1,0 +1,73 @@
+--- The attempt loop shared by requests and streams: start a transfer, and
+-- after a failure either schedule another attempt or settle on the error.
+-- A waiting retry is state, not a sleep, so polling never blocks on it.
+local core = require("oaichat.core")
+local retry = require("oaichat.retry")
+
+local M = {}
+
+--- Starts the next attempt's transfer.
+function M.start(call)
+  call.attempt = call.attempt + 1
+  call.wait_until = nil
+  call.transfer = call.session:start(call.spec)
+  call.state = "running"
+end
+
+--- Settles call.transfer's failure err: a retry (state "waiting") or the end.
+function M.fail(call, err, headers)
+  err.attempts = call.attempt
+  local ctx = call.ctx
+  if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
+    local delay = retry.delay(headers, call.attempt - 1)
+    if ctx.on_retry then ctx.on_retry(err, call.attempt, delay) end
+    call.wait_until = core.now() + delay
+    call.state = "waiting"
+  else
+    call.err = err
+    call.state = "done"
+  end
+end
+
+--- Closes the current transfer, if any, and returns its final info.
+function M.take_info(call)
+  local t = call.transfer
+  if not t then return nil end
+  local info = t:info()
+  t:close()
+  call.transfer = nil
+  return info
+end
+
+--- In state "waiting": starts the next attempt when due. Otherwise sleeps
+-- at most until deadline (nil: no limit) and returns false if still waiting.
+function M.wait_retry(call, deadline)
+  local now = core.now()
+  if now >= call.wait_until then
+    M.start(call)
+    return true
+  end
+  local left = call.wait_until - now
+  if deadline then left = math.min(left, deadline - now) end
+  if left > 0 then core.sleep(left) end
+  if core.now() >= call.wait_until then
+    M.start(call)
+    return true
+  end
+  return false
+end
+
+--- Milliseconds until deadline (nil when there is none), never negative.
+function M.ms_left(deadline)
+  if not deadline then return nil end
+  local ms = (deadline - core.now()) * 1000
+  return ms > 0 and ms or 0
+end
+
+--- The absolute deadline of a poll timeout in milliseconds (nil or < 0: none).
+function M.deadline(timeout_ms)
+  if timeout_ms == nil or timeout_ms < 0 then return nil end
+  return core.now() + timeout_ms / 1000
+end
+
+return M

@@ -1,0 +1,329 @@
+--- The client: configuration, request building, chat, streams and async requests.
+local call = require("oaichat.call")
+local config = require("oaichat.config")
+local core = require("oaichat.core")
+local errors = require("oaichat.errors")
+local stream = require("oaichat.stream")
+
+local M = {}
+
+M.VERSION = "0.1.0"
+
+-- Keys live here, not in the client table, so printing or dumping a client
+-- never shows them.
+local secrets = setmetatable({}, { __mode = "k" })
+
+-- Per-call options that steer the transfer and are never sent.
+local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
+  max_response_bytes = true }
+
+---@class oaichat.Client
+---@field base_url string
+---@field model string
+---@field params table
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local function user_agent()
+  local lua = _VERSION:gsub("^Lua ", "Lua/")
+  if type(jit) == "table" and jit.version then lua = jit.version:gsub(" ", "/") end
+  return ("oaichat/%s libcurl/%s %s"):format(M.VERSION, core.curl_version, lua)
+end
+
+local function copy(t)
+  local out = {}
+  if t then
+    for k, v in pairs(t) do out[k] = v end
+  end
+  return out
+end
+
+-- Header lines from a lower-cased map of {name, value}.
+local function header_lines(map)
+  local lines = {}
+  for _, h in pairs(map) do lines[#lines + 1] = h[1] .. ": " .. tostring(h[2]) end
+  table.sort(lines)
+  return lines
+end
+
+local function header_map(base, extra)
+  local map = copy(base)
+  if extra then
+    for name, value in pairs(extra) do map[name:lower()] = { name, value } end
+  end
+  return map
+end
+
+--- Creates a client. See API.md for the options.
+---@param opts table|nil
+---@return oaichat.Client
+function M.new(opts)
+  opts = opts or {}
+  config.check_options(opts)
+  local base_url, key = config.resolve_endpoint(opts)
+  config.check_url(base_url, "oaichat.new")
+  local d = config.DEFAULTS
+  local self = setmetatable({
+    base_url = base_url,
+    model = opts.model or os.getenv("OAICHAT_MODEL") or config.DEFAULT_MODEL,
+    timeout = opts.timeout or d.timeout,
+    connect_timeout = opts.connect_timeout or d.connect_timeout,
+    idle_timeout = opts.idle_timeout or d.idle_timeout,
+    max_retries = opts.max_retries or d.max_retries,
+    max_response_bytes = opts.max_response_bytes or d.max_response_bytes,
+    max_image_bytes = opts.max_image_bytes or d.max_image_bytes,
+    headers = copy(opts.headers), params = copy(opts.params),
+    proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+    insecure = opts.insecure == true, on_retry = opts.on_retry,
+    user_agent = opts.user_agent or user_agent(),
+    debug = os.getenv("OAICHAT_DEBUG") == "1",
+  }, Client)
+  self.url = config.normalize_url(base_url) .. "/chat/completions"
+  secrets[self] = key
+  local base = { ["content-type"] = { "Content-Type", "application/json" } }
+  if key and key ~= "" then base.authorization = { "Authorization", "Bearer " .. key } end
+  self._base = header_map(base, self.headers)
+  local json = header_map(self._base, nil)
+  json.accept = json.accept or { "Accept", "application/json" }
+  local sse = header_map(self._base, nil)
+  sse.accept = sse.accept or { "Accept", "text/event-stream" }
+  self._lines = { [false] = header_lines(json), [true] = header_lines(sse) }
+  self._session = core.session()
+  return self
+end
+
+function Client:__tostring()
+  return ("oaichat.client (%s, model %s)"):format(self.base_url, self.model)
+end
+
+--- Closes the client's connections; its requests and streams end as canceled.
+function Client:close()
+  self._session:close()
+end
+Client.__close = Client.close
+
+local function check_message(m, i, where)
+  if type(m) ~= "table" then
+    error(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)), 4)
+  end
+  if type(m.role) ~= "string" then
+    error(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)), 4)
+  end
+  local c = m.content
+  if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
+    error(("%s: messages[%d].content must be a string or an array of content parts, got %s")
+      :format(where, i, type(c)), 4)
+  end
+end
+
+--- Checks messages (raising naming the bad one) and returns them as an array.
+function M.check_messages(messages, where)
+  if type(messages) == "string" then return { { role = "user", content = messages } } end
+  if type(messages) ~= "table" then
+    error(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)), 3)
+  end
+  for i = 1, #messages do check_message(messages[i], i, where) end
+  return messages
+end
+
+local function debug_trace(self, spec)
+  local lines = { ("oaichat: POST %s"):format(spec.url) }
+  for _, h in ipairs(spec.headers) do
+    lines[#lines + 1] = "oaichat:   " .. (h:match("^[Aa]uthorization:") and "Authorization: Bearer ***" or h)
+  end
+  lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, secrets[self])
+  io.stderr:write(table.concat(lines, "\n"), "\n")
+end
+
+--- Builds the transfer spec and error context of one call; raises on misuse.
+function Client:_prepare(messages, opts, streaming, where)
+  local msgs = M.check_messages(messages, where)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("%s: opts must be a table, got %s"):format(where, type(opts)), 3)
+  end
+  opts = opts or {}
+  if opts.headers ~= nil then config.check_headers(opts.headers, where) end
+  local body = copy(self.params)
+  for k, v in pairs(opts) do
+    if not RESERVED[k] then body[k] = v end
+  end
+  if body.model == nil then body.model = self.model end
+  body.messages = msgs
+  if streaming then body.stream = true end
+  local ok, json = pcall(core.encode, body)
+  if not ok then error(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json)), 3) end
+  local lines = self._lines[streaming]
+  if opts.headers then
+    local map = header_map(self._base, opts.headers)
+    map.accept = map.accept or { "Accept", streaming and "text/event-stream" or "application/json" }
+    lines = header_lines(map)
+  end
+  local max_bytes = opts.max_response_bytes or self.max_response_bytes
+  local spec = {
+    url = self.url, body = json, headers = lines, user_agent = self.user_agent,
+    connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = self.proxy,
+    ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
+  }
+  local ctx = { key = secrets[self], url = self.url, max_bytes = max_bytes,
+    connect_timeout = self.connect_timeout, on_retry = self.on_retry,
+    max_retries = opts.max_retries or self.max_retries }
+  if streaming then
+    spec.idle_timeout = opts.idle_timeout or self.idle_timeout
+    ctx.idle_timeout = spec.idle_timeout
+  else
+    spec.timeout = opts.timeout or self.timeout
+    ctx.timeout = spec.timeout
+  end
+  if self.debug then debug_trace(self, spec) end
+  return spec, ctx
+end
+
+---@class oaichat.Request
+local Request = {}
+Request.__index = Request
+
+-- Settles a finished attempt of a non-streaming request.
+local function settle(r)
+  local info = call.take_info(r)
+  local ctx = r.ctx
+  local err
+  if info.code ~= 0 then
+    err = errors.from_transport(info, ctx)
+  elseif info.status < 200 or info.status > 299 then
+    err = errors.from_status(info, ctx)
+  else
+    local obj, why = core.decode(info.body)
+    if obj == nil or type(obj) ~= "table" then
+      err = errors.decode_error(info.body, why or "expected a JSON object", info, ctx)
+    elseif obj.error ~= nil and obj.error ~= core.null then
+      err = errors.from_error_body(obj, info, ctx)
+    else
+      r.resp, r.state = obj, "done"
+      return
+    end
+  end
+  call.fail(r, err, info.headers)
+end
+
+--- Drives the request for up to timeout_ms (0: no wait; nil or < 0: until
+-- done). Returns done, response | nil, err.
+function Request:poll(timeout_ms)
+  local deadline = call.deadline(timeout_ms)
+  local first = true
+  while self.state ~= "done" do
+    if self.state == "waiting" then
+      if not call.wait_retry(self, deadline) then return false end
+    elseif self.transfer:wait(call.ms_left(deadline)) then
+      settle(self)
+    elseif not first or (deadline and core.now() >= deadline) then
+      return false
+    end
+    first = false
+  end
+  return true, self.resp, self.err
+end
+
+--- Cancels the request at once.
+function Request:close()
+  if self.transfer then
+    self.transfer:close()
+    self.transfer = nil
+  end
+  if self.state ~= "done" then
+    self.state = "done"
+    self.err = errors.new("canceled", "the request was canceled", { attempts = self.attempt })
+  end
+end
+Request.__close = Request.close
+Request.__gc = Request.close
+
+local function new_request(self, messages, opts, where)
+  local spec, ctx = self:_prepare(messages, opts, false, where)
+  local r = setmetatable({ session = self._session, spec = spec, ctx = ctx, attempt = 0 }, Request)
+  call.start(r)
+  return r
+end
+
+--- Sends messages and waits for the completion.
+---@return table|nil response, oaichat.Error|nil err
+function Client:chat(messages, opts)
+  local r = new_request(self, messages, opts, "client:chat")
+  local _, resp, err = r:poll(nil)
+  return resp, err
+end
+
+--- Starts a request and returns at once; drive it with request:poll(ms).
+---@return oaichat.Request
+function Client:chat_async(messages, opts)
+  return new_request(self, messages, opts, "client:chat_async")
+end
+
+--- Starts a streaming completion and returns the stream at once.
+---@return oaichat.Stream
+function Client:stream(messages, opts)
+  local spec, ctx = self:_prepare(messages, opts, true, "client:stream")
+  return stream.new(self._session, spec, ctx)
+end
+
+--- How many transfers of this client are in flight.
+function Client:pending()
+  return self._session:pending()
+end
+
+--- Advances every transfer of the client for up to timeout_ms.
+function Client:poll(timeout_ms)
+  return self._session:step(timeout_ms or 0)
+end
+
+-- Settles r without driving the session (chat_many drives it once for all).
+local function check(r)
+  if r.state == "waiting" then
+    call.wait_retry(r, core.now())
+  elseif r.state == "running" and r.transfer:done() then
+    settle(r)
+  end
+  return r.state == "done"
+end
+
+--- Runs many requests concurrently on the client's connections.
+-- list items are {messages, opts}; results come back in input order, each
+-- a response or {error = err}.
+function Client:chat_many(list, opts)
+  if type(list) ~= "table" then
+    error("client:chat_many: list must be an array of {messages, opts}, got " .. type(list), 2)
+  end
+  local concurrency = (opts and opts.concurrency) or 8
+  if type(concurrency) ~= "number" or concurrency < 1 then
+    error("client:chat_many: concurrency must be a number >= 1", 2)
+  end
+  local results, active, nexti, n = {}, {}, 1, #list
+  local function launch()
+    while nexti <= n and #active < concurrency do
+      local item = list[nexti]
+      if type(item) ~= "table" then
+        error(("client:chat_many: list[%d] must be a table {messages, opts}"):format(nexti), 3)
+      end
+      active[#active + 1] = { i = nexti, r = new_request(self, item[1] or item.messages, item[2] or item.opts,
+        "client:chat_many") }
+      nexti = nexti + 1
+    end
+  end
+  launch()
+  while #active > 0 do
+    self._session:step(10)
+    local still = {}
+    for _, a in ipairs(active) do
+      if check(a.r) then
+        results[a.i] = a.r.resp or { error = a.r.err }
+      else
+        still[#still + 1] = a
+      end
+    end
+    active = still
+    launch()
+  end
+  return results
+end
+
+return M

@@ -1,0 +1,43 @@
+--- oaichat: a client for OpenAI-compatible chat-completion services.
+local client = require("oaichat.client")
+local core = require("oaichat.core")
+
+local M = {}
+
+M.VERSION = client.VERSION
+--- The value JSON null decodes to (and encodes from).
+M.null = core.null
+M.new = client.new
+
+--- The text of a response: choices[1].message.content (nil when absent).
+---@param resp table
+---@return string|nil
+function M.text(resp)
+  if type(resp) ~= "table" then
+    error("oaichat.text: expected a response table, got " .. type(resp), 2)
+  end
+  local c = type(resp.choices) == "table" and resp.choices[1]
+  local msg = type(c) == "table" and c.message
+  local content = type(msg) == "table" and msg.content
+  if type(content) == "string" then return content end
+  return nil
+end
+
+local default_client
+--- The client that module-level calls use, made on first use from the environment.
+function M.default()
+  default_client = default_client or client.new()
+  return default_client
+end
+
+--- client:chat on the default client.
+function M.chat(messages, opts)
+  return M.default():chat(messages, opts)
+end
+
+--- client:stream on the default client.
+function M.stream(messages, opts)
+  return M.default():stream(messages, opts)
+end
+
+return M
