@@ -23,7 +23,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) -I$(LUA_INC) -Icsrc
 LDLIBS := -lcurl
 
-SRCS := csrc/core.c csrc/http.c csrc/json.c csrc/sse.c csrc/buf.c
+SRCS := csrc/core.c csrc/http.c csrc/json.c csrc/sse.c csrc/buf.c csrc/base64.c
 OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
 MODULE := $(BUILD)/oaichat/core.so
 

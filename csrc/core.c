@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base64.h"
 #include "compat.h"
 #include "http.h"
 #include "json.h"
@@ -417,6 +418,38 @@ static int core_utf8_valid(lua_State *L) {
   return 2;
 }
 
+/* base64(s [, prefix]) -> prefix .. base64 of s, built in one buffer. */
+static int core_base64(lua_State *L) {
+  size_t len, plen = 0, olen;
+  const char *s = luaL_checklstring(L, 1, &len);
+  const char *prefix = luaL_optlstring(L, 2, "", &plen);
+  luaL_Buffer b;
+  char *out;
+  olen = base64_encoded_len(len);
+  if (len > ((size_t)-1 / 4) * 3 - 3 || olen > (size_t)-1 - plen) return luaL_error(L, "oaichat: input too large to encode");
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, prefix, plen);
+#if LUA_VERSION_NUM >= 502
+  out = luaL_prepbuffsize(&b, olen);
+  base64_encode((const unsigned char *)s, len, out);
+  luaL_addsize(&b, olen);
+#else
+  {
+    /* 5.1's buffer hands out LUAL_BUFFERSIZE at a time. */
+    size_t done = 0, step = (LUAL_BUFFERSIZE / 4) * 3;
+    while (done < len) {
+      size_t n = len - done < step ? len - done : step;
+      out = luaL_prepbuffer(&b);
+      base64_encode((const unsigned char *)s + done, n, out);
+      luaL_addsize(&b, base64_encoded_len(n));
+      done += n;
+    }
+  }
+#endif
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static const luaL_Reg core_session_methods[] = {
     {"start", core_session_start}, {"step", core_session_step},
     {"pending", core_session_pending}, {"close", core_session_close},
@@ -431,6 +464,7 @@ static const luaL_Reg core_transfer_methods[] = {
 static const luaL_Reg core_functions[] = {
     {"session", core_session_new}, {"encode", core_encode}, {"decode", core_decode},
     {"now", core_now},             {"sleep", core_sleep},   {"utf8_valid", core_utf8_valid},
+    {"base64", core_base64},
     {NULL, NULL}};
 
 /* Creates metatable tname with methods (sharing the two JSON upvalues on
