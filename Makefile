@@ -33,7 +33,7 @@ RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
 BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 	-o spec/support/summary.lua
 
-.PHONY: all build deps test test-c check-memory clean fuzz lint demo
+.PHONY: all build deps test test-c check-memory check-valgrind clean fuzz lint demo
 
 all: build
 build: $(MODULE)
@@ -62,14 +62,48 @@ $(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
 	@mkdir -p $(@D)
 	$(CC) -std=c99 $(WARN) -O1 -g -Icsrc csrc/sse.c test/sse_test.c -o $@
 
-# The whole spec suite under valgrind memcheck: any leak or invalid access fails.
-check-memory: deps build
-	$(RUN_ENV) OAICHAT_VALGRIND=1 valgrind --quiet --error-exitcode=99 \
+# The whole spec suite with the C module built under AddressSanitizer and
+# UndefinedBehaviorSanitizer (preloaded into the stock interpreter): any
+# leak, invalid access or undefined behaviour fails the run.
+ASAN_BUILD := build/asan-$(LUA_VERSION)
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LIBS := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+
+$(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
+	@mkdir -p $(@D)
+	$(CC) -shared -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(ASAN_FLAGS) -I$(LUA_INC) -Icsrc \
+		-o $@ $(SRCS) $(LDLIBS)
+
+check-memory: deps $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
+	$(BUILD)/sse_test_asan
+	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" LUA_CPATH="./$(ASAN_BUILD)/?.so;;" \
+		OAICHAT_LUA=$(LUA) OAICHAT_SANITIZED=1 \
+		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua -o spec/support/summary.lua spec
+
+$(BUILD)/sse_test_asan: test/sse_test.c csrc/sse.c csrc/sse.h
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) $(ASAN_FLAGS) -Icsrc csrc/sse.c test/sse_test.c -o $@
+
+# The same suite under valgrind memcheck (slower; for a second opinion).
+check-valgrind: deps build
+	$(RUN_ENV) OAICHAT_SANITIZED=1 valgrind --quiet --error-exitcode=99 \
 		--leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect \
-		--suppressions=tools/valgrind.supp \
-		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
-		-o spec/support/summary.lua spec
+		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua -o spec/support/summary.lua spec
+
+# libFuzzer on the SSE parser (differential: sliced vs whole input), bounded.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@sh tools/deps.sh clang libclang-rt-14-dev
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icsrc csrc/sse.c test/fuzz_sse.c -o build/fuzz/fuzz_sse
+	build/fuzz/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 test/sse_corpus
+
+demo: deps build
+	$(RUN_ENV) sh tools/demo.sh
 
 clean:
 	rm -rf build
