@@ -9,6 +9,10 @@ ifeq ($(LUA_VERSION),jit)
 LUA := luajit
 LUA_INC := /usr/include/luajit-2.1
 LUA_PKGS := luajit libluajit-5.1-dev
+else ifeq ($(LUA_VERSION),5.1)
+LUA := lua5.1
+LUA_INC := /usr/include/lua5.1
+LUA_PKGS := lua5.1 liblua5.1-0-dev
 else
 LUA := lua$(LUA_VERSION)
 LUA_INC := /usr/include/lua$(LUA_VERSION)
@@ -33,7 +37,7 @@ RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
 BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 	-o spec/support/summary.lua
 
-.PHONY: all build deps test test-c check-memory check-valgrind clean fuzz lint demo
+.PHONY: all build deps test test-all specs test-c check-memory check-valgrind clean fuzz lint demo
 
 all: build
 build: $(MODULE)
@@ -54,6 +58,25 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory test-c
 	$(BUSTED) spec
+
+# The spec suite on every supported Lua: 5.4, 5.3, 5.1 and LuaJIT 2.1.
+ALL_VERSIONS := 5.4 5.3 5.1 jit
+test-all:
+	@for v in $(ALL_VERSIONS); do \
+		echo "== Lua $$v"; \
+		$(MAKE) --no-print-directory LUA_VERSION=$$v deps build || exit 1; \
+	done
+	@failed=0; for v in $(ALL_VERSIONS); do \
+		echo "== specs on Lua $$v"; \
+		$(MAKE) --no-print-directory LUA_VERSION=$$v specs || failed=1; \
+	done; exit $$failed
+
+specs: build
+	$(BUSTED) spec
+
+lint:
+	@sh tools/deps.sh lua-check
+	luacheck --std=max+busted lua spec bin examples bench tools
 
 test-c: $(BUILD)/sse_test
 	@$(BUILD)/sse_test
@@ -100,7 +123,9 @@ fuzz: deps
 	@sh tools/deps.sh clang libclang-rt-14-dev
 	@mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icsrc csrc/sse.c test/fuzz_sse.c -o build/fuzz/fuzz_sse
-	build/fuzz/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 test/sse_corpus
+	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp test/sse_corpus/* build/fuzz/corpus/
+	build/fuzz/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+		-print_final_stats=1 build/fuzz/corpus
 
 demo: deps build
 	$(RUN_ENV) sh tools/demo.sh

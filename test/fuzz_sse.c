@@ -61,10 +61,15 @@ static int fz_run(const uint8_t *d, size_t n, size_t max, unsigned stop,
     } else if (mode == 1) {
       sz = 1;
     } else if (mode < 128) {
-      sz = mode % 19; /* fixed slices, including empty feeds */
+      sz = mode % 19 ? mode % 19 : 1; /* fixed slices */
     } else {
       rng = rng * 1103515245u + 12345u;
-      sz = (rng >> 16) % 23;
+      sz = (rng >> 16) % 23; /* random slices, including empty feeds */
+      if (sz == 0) { /* an empty feed changes nothing */
+        if (sse_feed(&p, (const char *)d + off, 0, fz_cb, r) != st)
+          abort();
+        sz = 1;
+      }
     }
     if (sz > n - off)
       sz = n - off;

@@ -381,7 +381,7 @@ int main(void) {
     sse_run_case(&sse_cases[i]);
   sse_test_api();
   sse_test_memory();
-  printf("sse_test: %d passed, %d failed (%lu streams)\n", sse_t_pass,
+  printf("sse_test: %d checks ok, %d checks bad (%lu streams)\n", sse_t_pass,
          sse_t_fail, (unsigned long)(sizeof sse_cases / sizeof sse_cases[0]));
   return sse_t_fail ? 1 : 0;
 }
