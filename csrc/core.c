@@ -423,30 +423,26 @@ static int core_base64(lua_State *L) {
   size_t len, plen = 0, olen;
   const char *s = luaL_checklstring(L, 1, &len);
   const char *prefix = luaL_optlstring(L, 2, "", &plen);
-  luaL_Buffer b;
   char *out;
   olen = base64_encoded_len(len);
   if (len > ((size_t)-1 / 4) * 3 - 3 || olen > (size_t)-1 - plen) return luaL_error(L, "oaichat: input too large to encode");
+#if LUA_VERSION_NUM >= 502
+  luaL_Buffer b;
   luaL_buffinit(L, &b);
   luaL_addlstring(&b, prefix, plen);
-#if LUA_VERSION_NUM >= 502
   out = luaL_prepbuffsize(&b, olen);
   base64_encode((const unsigned char *)s, len, out);
   luaL_addsize(&b, olen);
-#else
-  {
-    /* 5.1's buffer hands out LUAL_BUFFERSIZE at a time. */
-    size_t done = 0, step = (LUAL_BUFFERSIZE / 4) * 3;
-    while (done < len) {
-      size_t n = len - done < step ? len - done : step;
-      out = luaL_prepbuffer(&b);
-      base64_encode((const unsigned char *)s + done, n, out);
-      luaL_addsize(&b, base64_encoded_len(n));
-      done += n;
-    }
-  }
-#endif
   luaL_pushresult(&b);
+#else
+  /* 5.1's buffer grows in small steps (and LuaJIT's re-joins them): encode
+     into one block instead. */
+  out = lua_newuserdata(L, plen + olen);
+  memcpy(out, prefix, plen);
+  base64_encode((const unsigned char *)s, len, out + plen);
+  lua_pushlstring(L, out, plen + olen);
+  lua_remove(L, -2);
+#endif
   return 1;
 }
 

@@ -235,18 +235,19 @@ int json_decode(lua_State *L, int decode_fn, const char *s, size_t len) {
 #define JSON_MARK_ENC "\"\\u0001oaichat:int:"
 #define JSON_MARK_END "\\u0001\""
 
-/* %.14g prints integers below 10^14 exactly; larger ones need our path. */
+/* %.14g prints integers below 10^14 exactly; larger ones need our path.
+   On 5.1 and LuaJIT every number is a double: integral ones count too. */
 static int json_is_big_integer(lua_State *L, int i) {
+  double d;
 #if COMPAT_HAS_INTEGERS
   if (lua_isinteger(L, i)) {
     lua_Integer v = lua_tointeger(L, i);
     return v >= 100000000000000LL || v <= -100000000000000LL;
   }
-#else
-  (void)L;
-  (void)i;
 #endif
-  return 0;
+  if (lua_type(L, i) != LUA_TNUMBER) return 0;
+  d = lua_tonumber(L, i);
+  return d == floor(d) && fabs(d) >= 1e14 && fabs(d) < 9.2e18;
 }
 
 static int json_has_big(lua_State *L, int t, int depth) {
@@ -277,7 +278,10 @@ static void json_copy_marked(lua_State *L, int t, int depth) {
       json_copy_marked(L, lua_gettop(L) - 1, depth + 1);
     } else if (json_is_big_integer(L, -2)) {
       char num[32];
-      snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, -2));
+      snprintf(num, sizeof(num), "%lld", (long long)lua_tonumber(L, -2));
+#if COMPAT_HAS_INTEGERS
+      if (lua_isinteger(L, -2)) snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, -2));
+#endif
       lua_pushfstring(L, JSON_MARK "%s\001", num);
     } else {
       lua_pushvalue(L, -2);
@@ -313,8 +317,12 @@ void json_encode(lua_State *L, int encode_fn, int v) {
   int marked = 0;
   v = v < 0 && v > LUA_REGISTRYINDEX ? lua_gettop(L) + v + 1 : v;
   if (json_is_big_integer(L, v)) {
-    lua_pushvalue(L, v);
-    lua_tostring(L, -1); /* a lone integer's decimal text is its JSON */
+    char num[32]; /* a lone integer's decimal text is its JSON */
+    snprintf(num, sizeof(num), "%lld", (long long)lua_tonumber(L, v));
+#if COMPAT_HAS_INTEGERS
+    if (lua_isinteger(L, v)) snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, v));
+#endif
+    lua_pushstring(L, num);
     return;
   }
   lua_pushvalue(L, encode_fn);

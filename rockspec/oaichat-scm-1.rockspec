@@ -43,6 +43,8 @@ build = {
       ["oaichat.retry"] = "lua/oaichat/retry.lua",
       ["oaichat.stream"] = "lua/oaichat/stream.lua",
       ["oaichat.accumulate"] = "lua/oaichat/accumulate.lua",
+      ["oaichat.content"] = "lua/oaichat/content.lua",
+      ["oaichat.conversation"] = "lua/oaichat/conversation.lua",
    },
    install = {
       bin = { oaichat = "bin/oaichat" },
