@@ -1,6 +1,9 @@
 --- oaichat: a client for OpenAI-compatible chat-completion services.
 local client = require("oaichat.client")
 local core = require("oaichat.core")
+local parts = require("oaichat.content")
+-- Adds client:conversation and client:conversation_from_json.
+require("oaichat.conversation")
 
 local M = {}
 
@@ -8,6 +11,13 @@ M.VERSION = client.VERSION
 --- The value JSON null decodes to (and encodes from).
 M.null = core.null
 M.new = client.new
+
+-- Content parts (lua/oaichat/content.lua): they raise on bad input.
+M.text_part = parts.text_part
+M.image_url = parts.image_url
+M.image_file = parts.image_file
+M.image_data = parts.image_data
+M.user = parts.user
 
 --- The text of a response: choices[1].message.content (nil when absent).
 ---@param resp table
