@@ -218,6 +218,12 @@ static int core_transfer_done(lua_State *L) {
   return 1;
 }
 
+static int core_transfer_sse_done(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  lua_pushboolean(L, t->live && t->http.sse_status == SSE_DONE);
+  return 1;
+}
+
 static int core_transfer_pending_events(lua_State *L) {
   core_transfer *t = core_check_transfer(L, 1);
   lua_pushboolean(L, t->live && t->http.events_pos < t->http.events.len);
@@ -454,6 +460,7 @@ static const luaL_Reg core_session_methods[] = {
 static const luaL_Reg core_transfer_methods[] = {
     {"wait", core_transfer_wait},       {"done", core_transfer_done},
     {"next_event", core_transfer_next_event}, {"has_events", core_transfer_pending_events},
+    {"sse_done", core_transfer_sse_done},
     {"info", core_transfer_info},       {"cancel", core_transfer_cancel},
     {"close", core_transfer_close},     {NULL, NULL}};
 

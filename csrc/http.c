@@ -277,8 +277,10 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
   return 0;
 }
 
+/* Waiting for events also ends at [DONE], which queues no event itself. */
 static int http_ready(const http_transfer *t, int want_events) {
-  return t->done || (want_events && t->events_pos < t->events.len);
+  return t->done ||
+         (want_events && (t->events_pos < t->events.len || t->sse_status == SSE_DONE));
 }
 
 int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {

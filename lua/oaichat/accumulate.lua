@@ -42,6 +42,13 @@ local function add_string(st, k, v)
   pieces_add(p, v)
 end
 
+-- id, type and name come once; some servers repeat them in later deltas,
+-- possibly as "" (which never replaces a real value).
+local function first_set(have, v)
+  if (have == nil or have == "") and type(v) == "string" then return v end
+  return have
+end
+
 local function merge_tool_call(st, tc)
   local idx = tc.index
   if type(idx) ~= "number" then idx = #st.tool_order end
@@ -51,11 +58,11 @@ local function merge_tool_call(st, tc)
     st.tools[idx] = e
     st.tool_order[#st.tool_order + 1] = idx
   end
-  if e.id == nil and type(tc.id) == "string" then e.id = tc.id end
-  if e.type == nil and type(tc.type) == "string" then e.type = tc.type end
+  e.id = first_set(e.id, tc.id)
+  e.type = first_set(e.type, tc.type)
   local fn = tc["function"]
   if type(fn) == "table" then
-    if e.fn.name == nil and type(fn.name) == "string" then e.fn.name = fn.name end
+    e.fn.name = first_set(e.fn.name, fn.name)
     if type(fn.arguments) == "string" then pieces_add(e.args, fn.arguments) end
   end
 end

@@ -25,9 +25,9 @@ local function stream_error(s, kind, message, fields)
   return errors.new(kind, message, fields)
 end
 
--- An event carrying an error: {"error": {...}} payload or `event: error`.
-local function event_error(s, obj, raw)
-  local fields = {}
+-- An event carrying an error: {"error": {...}} payload or `event: error`
+-- (whose data may be the error object itself, or not JSON at all).
+local function event_error(s, obj, raw, fields)
   local msg
   local e = type(obj) == "table" and obj.error
   if type(e) == "table" then
@@ -35,8 +35,9 @@ local function event_error(s, obj, raw)
     fields.code, fields.type, fields.param = e.code, e.type, e.param
   elseif type(e) == "string" then
     msg = e
-  elseif type(obj) == "table" and type(obj.message) == "string" then
+  elseif type(obj) == "table" then
     msg = obj.message
+    fields.code, fields.type, fields.param = obj.code, obj.type, obj.param
   end
   if type(msg) ~= "string" then msg = raw ~= "" and raw or "the stream carried an error event" end
   return stream_error(s, "stream", "the service reported an error mid-stream: " .. msg, fields)
@@ -78,29 +79,65 @@ end
 -- an error event settles the stream.
 local function take_event(s)
   local kind, v, raw = s.transfer:next_event()
-  if kind == "chunk" then
+  if kind == "chunk" and type(v) == "table" then
     s.delivered = true
     s.acc:add(v)
     return v
   elseif kind == nil then
     return false
   end
+  -- The stream ends here: the response's status and request id go into the error.
+  local info = call.take_info(s)
+  local fields = { status = info.status, request_id = info.headers["x-request-id"] }
   local err
   if kind == "error" then
-    err = event_error(s, v, raw)
+    err = event_error(s, v, raw, fields)
+  elseif kind == "chunk" then
+    fields.body = tostring(raw or core.encode(v)):sub(1, 4096)
+    err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw),
-      { body = v:sub(1, 4096) })
+    fields.body = v:sub(1, 4096)
+    err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
-  call.take_info(s)
   err.attempts = s.attempt
   s.err, s.state = err, "done"
   return false
 end
 
--- Advances the stream until a chunk is available, it is done, or deadline.
--- Returns a chunk or nil.
-local function advance(s, deadline, once)
+-- How long a transfer may take to finish its body after `data: [DONE]`
+-- before the stream ends anyway (closing that connection). Ending at once
+-- would throw away a connection whose last bytes are merely in flight.
+local DONE_GRACE = 0.2
+
+-- After [DONE]: wait a little for the body's end so the connection is
+-- reused; past the grace, drop the rest. Returns true once the stream ended.
+local function end_at_done(s, deadline)
+  local t = s.transfer
+  if t:has_events() or t:done() or not t:sse_done() then return false end
+  s.done_seen = s.done_seen or core.now()
+  local left = s.done_seen + DONE_GRACE - core.now()
+  if deadline then left = math.min(left, deadline - core.now()) end
+  if left > 0 then t:wait(left * 1000, false) end
+  if t:done() then return false end
+  if core.now() - s.done_seen < DONE_GRACE then return false end
+  call.take_info(s)
+  s.state = "done"
+  return true
+end
+
+-- One wait for the transfer's next event or end, at most until deadline.
+local function wait_some(s, deadline)
+  s.transfer:wait(call.ms_left(deadline), true)
+  return end_at_done(s, deadline)
+end
+
+local function past(deadline, s)
+  return deadline and core.now() >= deadline and not s.transfer:has_events() and not s.transfer:done()
+end
+
+-- Advances the stream until a chunk is available, it is done, or deadline
+-- (nil: none). Returns a chunk or nil.
+local function advance(s, deadline)
   while s.state ~= "done" do
     if s.state == "waiting" then
       if not call.wait_retry(s, deadline) then return nil end
@@ -110,13 +147,8 @@ local function advance(s, deadline, once)
       if s.state == "done" then return nil end
       if s.transfer:done() then
         finish_transfer(s)
-      else
-        if once == "spent" then return nil end
-        s.transfer:wait(call.ms_left(deadline), true)
-        if once then once = "spent" end
-        if deadline and core.now() >= deadline and not s.transfer:has_events() and not s.transfer:done() then
-          return nil
-        end
+      elseif not wait_some(s, deadline) and past(deadline, s) then
+        return nil
       end
     end
   end
@@ -141,14 +173,13 @@ end
 function Stream:poll(timeout_ms)
   local deadline = call.deadline(timeout_ms or 0)
   local chunks = {}
-  local chunk = advance(self, deadline, true)
+  local chunk = advance(self, deadline)
+  -- then only what is already queued: a fast stream must not keep poll busy
   while chunk do
     chunks[#chunks + 1] = chunk
-    chunk = self.transfer and take_event(self)
-    if self.state == "done" or (self.transfer and self.transfer:done() and not chunk) then
-      if not chunk and self.state ~= "done" then chunk = advance(self, core.now()) end
-    end
+    chunk = self.state == "running" and take_event(self)
   end
+  if self.state == "running" and self.transfer:done() then finish_transfer(self) end
   return chunks, self.state == "done", self.err
 end
 

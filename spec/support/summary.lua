@@ -1,13 +1,13 @@
--- busted output handler: the usual terminal output, then one line
--- "N passed, N failed" that CI reads (errors count as failures).
+-- busted output handler: the usual terminal output, then, as the very last
+-- line, "N passed, N failed" that CI reads (errors count as failures).
 return function(options)
   local busted = require("busted")
   local handler = require("busted.outputHandlers.utfTerminal")(options)
-  busted.subscribe({ "suite", "end" }, function()
+  busted.subscribe({ "exit" }, function()
     local failed = handler.failuresCount + handler.errorsCount
-    io.write(("%d passed, %d failed\n"):format(handler.successesCount, failed))
+    io.write(("\n%d passed, %d failed\n"):format(handler.successesCount, failed))
     io.flush()
     return nil, true
-  end, { priority = 1 })
+  end)
   return handler
 end
