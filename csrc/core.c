@@ -270,6 +270,7 @@ static const char *core_abort_name(int reason) {
   case HTTP_ABORT_IDLE: return "idle";
   case HTTP_ABORT_CANCEL: return "canceled";
   case HTTP_ABORT_NOMEM: return "nomem";
+  case HTTP_ABORT_HEADERS: return "headers";
   default: return NULL;
   }
 }
@@ -518,6 +519,8 @@ int luaopen_oaichat_core(lua_State *L) {
   luaL_setfuncs(L, core_functions, 2);
   lua_getfield(L, -4, "null");
   lua_setfield(L, -2, "null");
+  luaL_newmetatable(L, JSON_ARRAY_MT); /* oaichat.array(): [] when empty */
+  lua_setfield(L, -2, "array_mt");
   vi = curl_version_info(CURLVERSION_NOW);
   lua_pushstring(L, vi->version);
   lua_setfield(L, -2, "curl_version");

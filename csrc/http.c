@@ -187,7 +187,7 @@ static size_t http_on_header(char *p, size_t size, size_t n, void *ud) {
     t->mode = 0;
   }
   if (t->head.len + len > HTTP_MAX_HEADER_BYTES || buf_append(&t->head, p, len) != 0) {
-    t->abort_reason = HTTP_ABORT_LIMIT;
+    t->abort_reason = HTTP_ABORT_HEADERS;
     return 0;
   }
   return len;

@@ -14,7 +14,8 @@ enum http_abort {
   HTTP_ABORT_LIMIT,  /* max_bytes exceeded */
   HTTP_ABORT_IDLE,   /* no byte for idle_ms */
   HTTP_ABORT_CANCEL, /* closed by the caller */
-  HTTP_ABORT_NOMEM
+  HTTP_ABORT_NOMEM,
+  HTTP_ABORT_HEADERS /* response headers over HTTP_MAX_HEADER_BYTES */
 };
 
 enum http_event_kind { HTTP_EVENT_DATA = 'd', HTTP_EVENT_ERROR = 'e' };

@@ -163,7 +163,12 @@ static int json_fix_value(lua_State *L, int marks) {
     if (n > 3 && v[0] == '\001' && v[2] == ':' && (v[1] == 'f' || v[1] == 'i')) {
       char cls = v[1];
       double d = strtod(v + 3, NULL);
-      long long i = cls == 'i' ? strtoll(v + 3, NULL, 10) : 0;
+      long long i = 0;
+      if (cls == 'i') {
+        errno = 0;
+        i = strtoll(v + 3, NULL, 10);
+        if (errno == ERANGE) cls = 'f'; /* beyond 64 bits: a float, as JSON readers do */
+      }
       lua_pop(L, 1);
       if (cls == 'f') lua_pushnumber(L, d);
       else lua_pushinteger(L, (lua_Integer)i);
@@ -231,67 +236,109 @@ int json_decode(lua_State *L, int decode_fn, const char *s, size_t len) {
 
 /* ---- encode --------------------------------------------------------- */
 
-#define JSON_MARK "\001oaichat:int:"
-#define JSON_MARK_ENC "\"\\u0001oaichat:int:"
+/* Values cjson would get wrong are swapped for marker strings, which come
+   out of cjson as "\u0001oaichat:TEXT\u0001" and are replaced by TEXT. */
+#define JSON_MARK "\001oaichat:"
+#define JSON_MARK_ENC "\"\\u0001oaichat:"
 #define JSON_MARK_END "\\u0001\""
+#define JSON_MARK_CHARS "0123456789+-.eE[]"
 
-/* %.14g prints integers below 10^14 exactly; larger ones need our path.
-   On 5.1 and LuaJIT every number is a double: integral ones count too. */
-static int json_is_big_integer(lua_State *L, int i) {
+/* Writes the exact JSON text of the number at i to out (size >= 32) and
+   returns 1 when cjson's %.14g would not give it back exactly. */
+static int json_exact_number(lua_State *L, int i, char *out) {
   double d;
+  int prec;
 #if COMPAT_HAS_INTEGERS
   if (lua_isinteger(L, i)) {
     lua_Integer v = lua_tointeger(L, i);
-    return v >= 100000000000000LL || v <= -100000000000000LL;
+    if (v < 100000000000000LL && v > -100000000000000LL) return 0;
+    snprintf(out, 32, "%lld", (long long)v);
+    return 1;
   }
 #endif
-  if (lua_type(L, i) != LUA_TNUMBER) return 0;
   d = lua_tonumber(L, i);
-  return d == floor(d) && fabs(d) >= 1e14 && fabs(d) < 9.2e18;
+  if (d != d || d - d != 0) return 0; /* NaN or inf: cjson refuses them */
+  if (d == floor(d) && fabs(d) < 9.2e18) {
+    if (fabs(d) < 1e14) return 0;
+    snprintf(out, 32, "%lld", (long long)d);
+    return 1;
+  }
+  snprintf(out, 32, "%.14g", d);
+  if (strtod(out, NULL) == d) return 0;
+  for (prec = 15; prec < 17; prec++) {
+    snprintf(out, 32, "%.*g", prec, d);
+    if (strtod(out, NULL) == d) return 1;
+  }
+  snprintf(out, 32, "%.17g", d);
+  return 1;
 }
 
-static int json_has_big(lua_State *L, int t, int depth) {
+/* An empty table marked with oaichat.array() must be sent as []. */
+static int json_is_empty_array(lua_State *L, int i, int array_mt) {
+  int empty;
+  if (!lua_getmetatable(L, i)) return 0;
+  empty = lua_rawequal(L, -1, array_mt);
+  lua_pop(L, 1);
+  if (!empty) return 0;
+  lua_pushnil(L);
+  empty = lua_next(L, i) == 0;
+  if (!empty) lua_pop(L, 2);
+  return empty;
+}
+
+/* Pushes the marker string for the value at i, or returns 0. */
+static int json_push_marker(lua_State *L, int i, int array_mt) {
+  char num[32];
+  int t = lua_type(L, i);
+  if (t == LUA_TNUMBER && json_exact_number(L, i, num)) {
+    lua_pushfstring(L, JSON_MARK "%s\001", num);
+    return 1;
+  }
+  if (t == LUA_TTABLE && json_is_empty_array(L, i, array_mt)) {
+    lua_pushliteral(L, JSON_MARK "[]\001");
+    return 1;
+  }
+  return 0;
+}
+
+static int json_needs_marks(lua_State *L, int t, int array_mt, int depth) {
   int found = 0;
   if (depth > JSON_MAX_DEPTH) return 0; /* cjson reports the nesting */
-  luaL_checkstack(L, 4, "JSON nesting too deep");
+  luaL_checkstack(L, 6, "JSON nesting too deep");
   lua_pushnil(L);
   while (!found && lua_next(L, t) != 0) {
-    if (lua_type(L, -1) == LUA_TTABLE)
-      found = json_has_big(L, lua_gettop(L), depth + 1);
-    else
-      found = json_is_big_integer(L, -1);
+    int v = lua_gettop(L);
+    if (json_push_marker(L, v, array_mt)) {
+      lua_pop(L, 1);
+      found = 1;
+    } else if (lua_type(L, v) == LUA_TTABLE) {
+      found = json_needs_marks(L, v, array_mt, depth + 1);
+    }
     lua_pop(L, 1);
   }
   if (found) lua_pop(L, 1); /* the key left by the early stop */
   return found;
 }
 
-/* Pushes a copy of table t with big integers replaced by marker strings. */
-static void json_copy_marked(lua_State *L, int t, int depth) {
+/* Pushes a copy of table t with marker strings in place of such values. */
+static void json_copy_marked(lua_State *L, int t, int array_mt, int depth) {
   luaL_checkstack(L, 6, "JSON nesting too deep");
   lua_newtable(L);
   if (depth > JSON_MAX_DEPTH) return;
   lua_pushnil(L);
   while (lua_next(L, t) != 0) {
+    int v = lua_gettop(L);
     lua_pushvalue(L, -2);
-    if (lua_type(L, -2) == LUA_TTABLE) {
-      json_copy_marked(L, lua_gettop(L) - 1, depth + 1);
-    } else if (json_is_big_integer(L, -2)) {
-      char num[32];
-      snprintf(num, sizeof(num), "%lld", (long long)lua_tonumber(L, -2));
-#if COMPAT_HAS_INTEGERS
-      if (lua_isinteger(L, -2)) snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, -2));
-#endif
-      lua_pushfstring(L, JSON_MARK "%s\001", num);
-    } else {
-      lua_pushvalue(L, -2);
+    if (!json_push_marker(L, v, array_mt)) {
+      if (lua_type(L, v) == LUA_TTABLE) json_copy_marked(L, v, array_mt, depth + 1);
+      else lua_pushvalue(L, v);
     }
     lua_rawset(L, -5);
     lua_pop(L, 1);
   }
 }
 
-/* Replaces every "\u0001oaichat:int:<digits>\u0001" with <digits>. */
+/* Replaces every "\u0001oaichat:TEXT\u0001" with TEXT. */
 static void json_unmark(lua_State *L, int s_idx) {
   size_t len, mlen = sizeof(JSON_MARK_ENC) - 1, elen = sizeof(JSON_MARK_END) - 1;
   const char *s = lua_tolstring(L, s_idx, &len), *end = s + len, *p;
@@ -299,7 +346,7 @@ static void json_unmark(lua_State *L, int s_idx) {
   luaL_buffinit(L, &b);
   while ((p = strstr(s, JSON_MARK_ENC)) != NULL) {
     const char *d = p + mlen, *q = d;
-    while (q < end && ((*q >= '0' && *q <= '9') || *q == '-')) q++;
+    while (q < end && *q != '\0' && strchr(JSON_MARK_CHARS, *q) != NULL) q++;
     if ((size_t)(end - q) < elen || memcmp(q, JSON_MARK_END, elen) != 0) {
       luaL_addlstring(&b, s, (size_t)(d - s));
       s = d;
@@ -314,27 +361,28 @@ static void json_unmark(lua_State *L, int s_idx) {
 }
 
 void json_encode(lua_State *L, int encode_fn, int v) {
-  int marked = 0;
+  int marked = 0, array_mt;
   v = v < 0 && v > LUA_REGISTRYINDEX ? lua_gettop(L) + v + 1 : v;
-  if (json_is_big_integer(L, v)) {
-    char num[32]; /* a lone integer's decimal text is its JSON */
-    snprintf(num, sizeof(num), "%lld", (long long)lua_tonumber(L, v));
-#if COMPAT_HAS_INTEGERS
-    if (lua_isinteger(L, v)) snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, v));
-#endif
-    lua_pushstring(L, num);
-    return;
-  }
-  lua_pushvalue(L, encode_fn);
-  if (lua_type(L, v) == LUA_TTABLE && json_has_big(L, v, 0)) {
-    json_copy_marked(L, v, 0);
-    marked = 1;
-  } else {
-    lua_pushvalue(L, v);
-  }
-  lua_call(L, 1, 1);
-  if (marked) {
-    json_unmark(L, lua_gettop(L));
+  luaL_getmetatable(L, JSON_ARRAY_MT);
+  array_mt = lua_gettop(L);
+  if (json_push_marker(L, v, array_mt)) {
+    size_t n, skip = sizeof(JSON_MARK) - 1; /* a lone value: its text is the JSON */
+    const char *m = lua_tolstring(L, -1, &n);
+    lua_pushlstring(L, m + skip, n - skip - 1);
     lua_remove(L, -2);
+  } else {
+    lua_pushvalue(L, encode_fn);
+    if (lua_type(L, v) == LUA_TTABLE && json_needs_marks(L, v, array_mt, 0)) {
+      json_copy_marked(L, v, array_mt, 0);
+      marked = 1;
+    } else {
+      lua_pushvalue(L, v);
+    }
+    lua_call(L, 1, 1);
+    if (marked) {
+      json_unmark(L, lua_gettop(L));
+      lua_remove(L, -2);
+    }
   }
+  lua_remove(L, array_mt);
 }

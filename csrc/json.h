@@ -11,6 +11,10 @@
    pushes the value; returns 1. On failure pushes a message and returns 0. */
 int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
 
+/* Registry name of the metatable that marks a table as a JSON array, so
+   an empty one is sent as [] rather than {}. */
+#define JSON_ARRAY_MT "oaichat.array"
+
 /* Encodes the value at index v with the cjson encode function at stack
    index encode_fn and pushes the JSON text. Raises on values JSON cannot
    hold (functions, sparse arrays, NaN), as cjson does. */

@@ -12,6 +12,8 @@ M.VERSION = "0.1.0"
 -- Keys live here, not in the client table, so printing or dumping a client
 -- never shows them.
 local secrets = setmetatable({}, { __mode = "k" })
+-- Likewise the prepared header maps and lines, which hold "Bearer <key>".
+local prepared = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
@@ -26,8 +28,9 @@ Client.__index = Client
 M.Client = Client
 
 local function user_agent()
+  -- Always "Lua/<v>" (the documented shape); LuaJIT adds its own token after it.
   local lua = _VERSION:gsub("^Lua ", "Lua/")
-  if type(jit) == "table" and jit.version then lua = jit.version:gsub(" ", "/") end
+  if type(jit) == "table" and jit.version then lua = lua .. " " .. jit.version:gsub(" ", "/") end
   return ("oaichat/%s libcurl/%s %s"):format(M.VERSION, core.curl_version, lua)
 end
 
@@ -63,6 +66,10 @@ function M.new(opts)
   config.check_options(opts)
   local base_url, key = config.resolve_endpoint(opts)
   config.check_url(base_url, "oaichat.new")
+  -- The key goes into a header line; the message must not show it.
+  if key and key:find("[\r\n%z]") then
+    error("oaichat.new: the API key contains CR, LF or NUL", 2)
+  end
   local d = config.DEFAULTS
   local self = setmetatable({
     base_url = base_url,
@@ -83,12 +90,12 @@ function M.new(opts)
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
   if key and key ~= "" then base.authorization = { "Authorization", "Bearer " .. key } end
-  self._base = header_map(base, self.headers)
-  local json = header_map(self._base, nil)
+  base = header_map(base, self.headers)
+  local json = header_map(base, nil)
   json.accept = json.accept or { "Accept", "application/json" }
-  local sse = header_map(self._base, nil)
+  local sse = header_map(base, nil)
   sse.accept = sse.accept or { "Accept", "text/event-stream" }
-  self._lines = { [false] = header_lines(json), [true] = header_lines(sse) }
+  prepared[self] = { base = base, lines = { [false] = header_lines(json), [true] = header_lines(sse) } }
   self._session = core.session()
   return self
 end
@@ -99,31 +106,36 @@ end
 
 --- Closes the client's connections; its requests and streams end as canceled.
 function Client:close()
+  self.closed = true
   self._session:close()
 end
 Client.__close = Client.close
 
-local function check_message(m, i, where)
+-- `level` (here and below) is the error level of the user's call counted from
+-- the function that receives it, so argument errors point at the user's line.
+local function check_message(m, i, where, level)
   if type(m) ~= "table" then
-    error(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)), 4)
+    error(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)), level)
   end
   if type(m.role) ~= "string" then
-    error(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)), 4)
+    error(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)), level)
   end
   local c = m.content
   if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
     error(("%s: messages[%d].content must be a string or an array of content parts, got %s")
-      :format(where, i, type(c)), 4)
+      :format(where, i, type(c)), level)
   end
 end
 
 --- Checks messages (raising naming the bad one) and returns them as an array.
-function M.check_messages(messages, where)
+-- level defaults to the caller of check_messages' caller.
+function M.check_messages(messages, where, level)
+  level = level or 3
   if type(messages) == "string" then return { { role = "user", content = messages } } end
   if type(messages) ~= "table" then
-    error(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)), 3)
+    error(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)), level)
   end
-  for i = 1, #messages do check_message(messages[i], i, where) end
+  for i = 1, #messages do check_message(messages[i], i, where, level + 1) end
   return messages
 end
 
@@ -137,13 +149,17 @@ local function debug_trace(self, spec)
 end
 
 --- Builds the transfer spec and error context of one call; raises on misuse.
-function Client:_prepare(messages, opts, streaming, where)
-  local msgs = M.check_messages(messages, where)
+-- level defaults to the caller of _prepare's caller.
+function Client:_prepare(messages, opts, streaming, where, level)
+  level = level or 3
+  local msgs = M.check_messages(messages, where, level + 1)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: opts must be a table, got %s"):format(where, type(opts)), 3)
+    error(("%s: opts must be a table, got %s"):format(where, type(opts)), level)
   end
   opts = opts or {}
-  if opts.headers ~= nil then config.check_headers(opts.headers, where) end
+  if self.closed then error(where .. ": the client is closed", level) end
+  if next(msgs) == nil then error(where .. ": messages must not be empty", level) end
+  config.check_call_options(opts, where, level + 1)
   local body = copy(self.params)
   for k, v in pairs(opts) do
     if not RESERVED[k] then body[k] = v end
@@ -152,10 +168,10 @@ function Client:_prepare(messages, opts, streaming, where)
   body.messages = msgs
   if streaming then body.stream = true end
   local ok, json = pcall(core.encode, body)
-  if not ok then error(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json)), 3) end
-  local lines = self._lines[streaming]
+  if not ok then error(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json)), level) end
+  local lines = prepared[self].lines[streaming]
   if opts.headers then
-    local map = header_map(self._base, opts.headers)
+    local map = header_map(prepared[self].base, opts.headers)
     map.accept = map.accept or { "Accept", streaming and "text/event-stream" or "application/json" }
     lines = header_lines(map)
   end
@@ -194,7 +210,8 @@ local function settle(r)
     err = errors.from_status(info, ctx)
   else
     local obj, why = core.decode(info.body)
-    if obj == nil or type(obj) ~= "table" then
+    -- A completion is an object: a JSON array decodes to a table too.
+    if type(obj) ~= "table" or not info.body:find("^%s*{") then
       err = errors.decode_error(info.body, why or "expected a JSON object", info, ctx)
     elseif obj.error ~= nil and obj.error ~= core.null then
       err = errors.from_error_body(obj, info, ctx)
@@ -238,17 +255,30 @@ end
 Request.__close = Request.close
 Request.__gc = Request.close
 
-local function new_request(self, messages, opts, where)
-  local spec, ctx = self:_prepare(messages, opts, false, where)
+local function start_request(self, spec, ctx)
   local r = setmetatable({ session = self._session, spec = spec, ctx = ctx, attempt = 0 }, Request)
   call.start(r)
   return r
 end
 
+-- level: of the user's call, counted from new_request.
+local function new_request(self, messages, opts, where, level)
+  local spec, ctx = self:_prepare(messages, opts, false, where, level + 1)
+  return start_request(self, spec, ctx)
+end
+
 --- Sends messages and waits for the completion.
 ---@return table|nil response, oaichat.Error|nil err
 function Client:chat(messages, opts)
-  local r = new_request(self, messages, opts, "client:chat")
+  local resp, err = M.chat_at(self, messages, opts, "client:chat", 3)
+  return resp, err
+end
+
+--- client:chat for wrappers such as oaichat.chat: `where` names the call in
+-- argument errors and `level` is the user's frame counted from chat_at.
+-- (Wrappers must not tail-call: Lua 5.1 then loses the user's frame.)
+function M.chat_at(self, messages, opts, where, level)
+  local r = new_request(self, messages, opts, where, level + 1)
   local _, resp, err = r:poll(nil)
   return resp, err
 end
@@ -256,7 +286,8 @@ end
 --- Starts a request and returns at once; drive it with request:poll(ms).
 ---@return oaichat.Request
 function Client:chat_async(messages, opts)
-  return new_request(self, messages, opts, "client:chat_async")
+  local r = new_request(self, messages, opts, "client:chat_async", 3)
+  return r
 end
 
 --- Starts a streaming completion and returns the stream at once.
@@ -286,6 +317,19 @@ local function check(r)
   return r.state == "done"
 end
 
+-- One round of chat_many: drives the transfers, or, when every request is
+-- waiting to retry, sleeps until the first is due (a step would return at
+-- once with nothing to run, turning the wait into a busy loop).
+local function drive(session, active)
+  local due
+  for _, a in ipairs(active) do
+    if a.r.state ~= "waiting" then return session:step(10) end
+    due = math.min(due or a.r.wait_until, a.r.wait_until)
+  end
+  local left = due and due - core.now() or 0
+  if left > 0 then core.sleep(left) end
+end
+
 --- Runs many requests concurrently on the client's connections.
 -- list items are {messages, opts}; results come back in input order, each
 -- a response or {error = err}.
@@ -297,31 +341,46 @@ function Client:chat_many(list, opts)
   if type(concurrency) ~= "number" or concurrency < 1 then
     error("client:chat_many: concurrency must be a number >= 1", 2)
   end
-  local results, active, nexti, n = {}, {}, 1, #list
+  -- Every item is checked (and encoded) before the first request starts, so
+  -- a bad item raises with nothing in flight.
+  local specs, n = {}, #list
+  for i = 1, n do
+    local item = list[i]
+    if type(item) ~= "table" then
+      error(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i), 2)
+    end
+    local spec, ctx = self:_prepare(item[1] or item.messages, item[2] or item.opts, false, "client:chat_many", 3)
+    specs[i] = { spec, ctx }
+  end
+  local results, active, nexti = {}, {}, 1
   local function launch()
     while nexti <= n and #active < concurrency do
-      local item = list[nexti]
-      if type(item) ~= "table" then
-        error(("client:chat_many: list[%d] must be a table {messages, opts}"):format(nexti), 3)
-      end
-      active[#active + 1] = { i = nexti, r = new_request(self, item[1] or item.messages, item[2] or item.opts,
-        "client:chat_many") }
+      active[#active + 1] = { i = nexti, r = start_request(self, specs[nexti][1], specs[nexti][2]) }
+      specs[nexti] = nil
       nexti = nexti + 1
     end
   end
-  launch()
-  while #active > 0 do
-    self._session:step(10)
-    local still = {}
-    for _, a in ipairs(active) do
-      if check(a.r) then
-        results[a.i] = a.r.resp or { error = a.r.err }
-      else
-        still[#still + 1] = a
-      end
-    end
-    active = still
+  local function run()
     launch()
+    while #active > 0 do
+      drive(self._session, active)
+      local still = {}
+      for _, a in ipairs(active) do
+        if check(a.r) then
+          results[a.i] = a.r.resp or { error = a.r.err }
+        else
+          still[#still + 1] = a
+        end
+      end
+      active = still
+      launch()
+    end
+  end
+  -- An error from user code (on_retry) must not leave transfers running.
+  local ok, err = pcall(run)
+  if not ok then
+    for _, a in ipairs(active) do a.r:close() end
+    error(err, 0)
   end
   return results
 end

@@ -31,7 +31,10 @@ function M.check_url(url, where)
   end
 end
 
+-- An environment value without surrounding whitespace (a key read with
+-- `$(cat file)` often keeps its newline), or nil when empty.
 local function nonempty(s)
+  s = s and s:match("^%s*(.-)%s*$")
   if s ~= nil and s ~= "" then return s end
   return nil
 end
@@ -67,25 +70,44 @@ function M.resolve_endpoint(opts, getenv)
   return base_url, key
 end
 
-local function check_header(name, value, where)
+-- `level` (here and below) is the error level of the user's call, counted
+-- from the function that receives it, so messages point at the caller's line.
+local function check_header(name, value, where, level)
   if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
-    error(("%s: header name %s is not a valid HTTP token"):format(where, tostring(name)), 4)
+    error(("%s: header name %s is not a valid HTTP token"):format(where, tostring(name)), level)
   end
   if type(value) ~= "string" and type(value) ~= "number" then
-    error(("%s: header %q must have a string value"):format(where, name), 4)
+    error(("%s: header %q must have a string value"):format(where, name), level)
   end
   if tostring(value):find("[\r\n%z]") then
-    error(("%s: header %q contains CR, LF or NUL; refusing it (header injection)"):format(where, name), 4)
+    error(("%s: header %q contains CR, LF or NUL; refusing it (header injection)"):format(where, name), level)
   end
 end
 
 --- Raises unless headers is a table of valid name = value pairs.
-function M.check_headers(headers, where)
+-- level: see check_header (default: the caller of check_headers' caller).
+function M.check_headers(headers, where, level)
+  level = level or 3
   if headers == nil then return end
   if type(headers) ~= "table" then
-    error(("%s: headers must be a table, got %s"):format(where, type(headers)), 3)
+    error(("%s: headers must be a table, got %s"):format(where, type(headers)), level)
   end
-  for k, v in pairs(headers) do check_header(k, v, where) end
+  for k, v in pairs(headers) do check_header(k, v, where, level + 1) end
+end
+
+-- Per-call transport options: the same type rules as at oaichat.new.
+local CALL_NUMBERS = { "timeout", "idle_timeout", "max_retries", "max_response_bytes" }
+
+--- Checks the reserved transport keys of a call's opts; level as in check_headers.
+function M.check_call_options(opts, where, level)
+  level = level or 3
+  for _, k in ipairs(CALL_NUMBERS) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v < 0) then
+      error(("%s: opts.%s must be a non-negative number, got %s"):format(where, k, tostring(v)), level)
+    end
+  end
+  M.check_headers(opts.headers, where, level + 1)
 end
 
 --- Checks the options given to oaichat.new; raises naming the bad one.
@@ -104,7 +126,14 @@ function M.check_options(opts)
   for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes" }) do
     if opts[k] and opts[k] < 0 then error(("oaichat.new: option %s must not be negative"):format(k), 3) end
   end
-  M.check_headers(opts.headers, "oaichat.new")
+  -- libcurl writes these into a header line or a URL verbatim: CR/LF would
+  -- inject headers.
+  for _, k in ipairs({ "user_agent", "proxy" }) do
+    if opts[k] and opts[k]:find("[%c]") then
+      error(("oaichat.new: option %s contains a control character (CR, LF, NUL...); refusing it"):format(k), 3)
+    end
+  end
+  M.check_headers(opts.headers, "oaichat.new", 4)
 end
 
 return M

@@ -103,6 +103,13 @@ function M.from_transport(info, ctx)
   if info.abort == "limit" then
     return M.new("limit", ("the response exceeded max_response_bytes (%d bytes); raise "
       .. "max_response_bytes to accept it"):format(ctx.max_bytes or 0), fields)
+  elseif info.abort == "headers" then
+    return M.new("limit", "the response headers exceeded 256 KiB; the server's answer was refused", fields)
+  elseif info.abort == "nomem" then
+    return M.new("limit", "out of memory while receiving the response", fields)
+  elseif code == 27 then
+    return M.new("limit", "libcurl ran out of memory on the response (a header line too long?): "
+      .. detail, fields)
   elseif info.abort == "idle" then
     fields.retryable = not info.got_response
     return M.new("timeout", ("no data from the server for %g s (idle_timeout)"):format(ctx.idle_timeout or 0), fields)
@@ -110,8 +117,10 @@ function M.from_transport(info, ctx)
     return M.new("canceled", "the request was canceled", fields)
   elseif code == 28 then
     fields.retryable = not info.got_response
-    return M.new("timeout", ("timed out: %s (connect_timeout %g s, timeout %g s)"):format(detail,
-      ctx.connect_timeout or 0, ctx.timeout or 0), fields)
+    -- a stream has no `timeout` (ctx.timeout nil): name only what applied
+    local limits = ("connect_timeout %g s"):format(ctx.connect_timeout or 0)
+    if ctx.timeout then limits = limits .. (", timeout %g s"):format(ctx.timeout) end
+    return M.new("timeout", ("timed out: %s (%s)"):format(detail, limits), fields)
   elseif TLS[code] then
     fields.retryable = false
     return M.new("connection", ("TLS handshake or certificate check failed for %s: %s; "

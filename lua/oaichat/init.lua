@@ -10,6 +10,17 @@ local M = {}
 M.VERSION = client.VERSION
 --- The value JSON null decodes to (and encodes from).
 M.null = core.null
+
+--- Marks t (or a new table) as a JSON array, so that an empty one is sent
+-- as [] rather than {} (for fields such as `tools` or `stop`).
+---@param t table|nil
+---@return table
+function M.array(t)
+  if t ~= nil and type(t) ~= "table" then
+    error("oaichat.array: expected a table or nil, got " .. type(t), 2)
+  end
+  return setmetatable(t or {}, core.array_mt)
+end
 M.new = client.new
 
 -- Content parts (lua/oaichat/content.lua): they raise on bad input.
@@ -42,7 +53,8 @@ end
 
 --- client:chat on the default client.
 function M.chat(messages, opts)
-  return M.default():chat(messages, opts)
+  local resp, err = client.chat_at(M.default(), messages, opts, "oaichat.chat", 3)
+  return resp, err
 end
 
 --- client:stream on the default client.

@@ -1,0 +1,395 @@
+-- Network rules, limits, hostile input and secrets (issue 5, items 3-5):
+-- protocols, redirects, proxies, max_response_bytes, gzip, bad JSON from
+-- the server, header injection, and the API key kept out of every output.
+local oaichat = require("oaichat")
+local core = require("oaichat.core")
+local helper = require("spec.support.helper")
+local proxy = require("spec.support.proxy")
+local child = require("spec.support.child")
+
+local KEY = "sk-security-secret-0123456789abcdef"
+local ECHO_HI = "Echo: hi (1 message)"
+
+local srv
+
+local function client(opts)
+  opts = opts or {}
+  opts.base_url = opts.base_url or srv.url
+  opts.api_key = KEY
+  if opts.max_retries == nil then opts.max_retries = 0 end
+  return oaichat.new(opts)
+end
+
+local function completion(text)
+  return { id = "chatcmpl-x", object = "chat.completion", created = 1, model = "m",
+    choices = { { index = 0, message = { role = "assistant", content = text }, finish_reason = "stop" } } }
+end
+
+local function gzip(data)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+  local p = assert(io.popen("gzip -c -n " .. path, "r"))
+  local out = p:read("*a")
+  p:close()
+  os.remove(path)
+  return out
+end
+
+-- Every string reachable from v (tables walked, metatables not).
+local function strings_of(v, out, seen)
+  out, seen = out or {}, seen or {}
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" and not seen[v] then
+    seen[v] = true
+    for k, x in pairs(v) do
+      strings_of(k, out, seen)
+      strings_of(x, out, seen)
+    end
+  end
+  return out
+end
+
+local function assert_no_key(v, what)
+  for _, s in ipairs(strings_of(v)) do
+    assert.is_falsy(s:find(KEY, 1, true), what .. " holds the key: " .. s)
+  end
+end
+
+describe("security", function()
+  setup(function()
+    srv = helper.server()
+  end)
+
+  before_each(function()
+    srv:reset()
+  end)
+
+  describe("protocols", function()
+    it("refuses a base_url that is not http(s) at oaichat.new", function()
+      for _, url in ipairs({ "ftp://127.0.0.1/v1", "file:///etc/passwd", "gopher://127.0.0.1/",
+        "scp://127.0.0.1/x", "dict://127.0.0.1:11211/", "127.0.0.1:8080/v1", "//127.0.0.1/v1" }) do
+        local ok, msg = pcall(oaichat.new, { base_url = url, api_key = KEY })
+        assert.is_false(ok, url)
+        assert.is_truthy(tostring(msg):find("base_url must be an http:// or https:// URL", 1, true), msg)
+        assert.is_falsy(tostring(msg):find(KEY, 1, true))
+      end
+    end)
+
+    it("refuses a non-http(s) OAICHAT_BASE_URL from the environment too", function()
+      local out, err_out, ok = child.run({ OAICHAT_BASE_URL = "file:///etc/passwd", OAICHAT_API_KEY = KEY }, [[
+        local ok, msg = pcall(require("oaichat").new)
+        io.write(tostring(ok), "|", tostring(msg))
+      ]])
+      assert.is_true(ok, err_out)
+      assert.is_truthy(out:find("^false|.*base_url must be an http:// or https:// URL"), out)
+    end)
+
+    it("does not follow a redirect of the POST; the 3xx is an error of kind http", function()
+      local elsewhere = srv.url:gsub("127%.0%.0%.1", "localhost") .. "/chat/completions"
+      for _, status in ipairs({ 301, 302, 303, 307, 308 }) do
+        srv:reset()
+        srv:queue({ { status = status, body = "", headers = { Location = elsewhere } } })
+        local c = client({ max_retries = 2 })
+        local resp, err = c:chat("hi")
+        assert.is_nil(resp)
+        assert.are.same({ "http", status, false, 1 }, { err.kind, err.status, err.retryable, err.attempts })
+        -- only the first request reached the server: the key never went to "localhost"
+        local reqs = srv:requests()
+        assert.are.equal(1, #reqs, "status " .. status)
+        assert.are.equal("127.0.0.1:" .. srv.port, reqs[1].headers.host)
+      end
+    end)
+  end)
+
+  describe("proxies", function()
+    local p
+
+    before_each(function()
+      p = proxy.start()
+    end)
+
+    after_each(function()
+      p:stop()
+    end)
+
+    local function assert_proxied(seen)
+      assert.are.equal(1, #seen)
+      assert.are.equal(("POST %s/chat/completions HTTP/1.1"):format(srv.url), seen[1].line)
+      assert.are.equal("Bearer " .. KEY, srv:last_request().headers.authorization)
+    end
+
+    it("sends an http request to the proxy option as an absolute-URI request", function()
+      local c = client({ proxy = p.url })
+      local resp, err = c:chat("hi")
+      c:close()
+      assert.is_nil(err)
+      assert.are.equal(ECHO_HI, oaichat.text(resp))
+      assert_proxied(p:requests())
+    end)
+
+    local CHAT = [[
+      local oaichat = require("oaichat")
+      local resp, err = oaichat.new({ max_retries = 0 }):chat("hi")
+      io.write(resp and oaichat.text(resp) or tostring(err))
+    ]]
+
+    it("honours http_proxy from the environment", function()
+      local out, err_out = child.run({ http_proxy = p.url, OAICHAT_BASE_URL = srv.url, OAICHAT_API_KEY = KEY }, CHAT)
+      assert.are.equal("", err_out)
+      assert.are.equal(ECHO_HI, out)
+      assert_proxied(p:requests())
+    end)
+
+    it("honours no_proxy", function()
+      local out, err_out = child.run({ http_proxy = p.url, no_proxy = "127.0.0.1",
+        OAICHAT_BASE_URL = srv.url, OAICHAT_API_KEY = KEY }, CHAT)
+      assert.are.equal("", err_out)
+      assert.are.equal(ECHO_HI, out)
+      assert.are.equal(0, #p:requests())
+      assert.are.equal(1, #srv:requests())
+    end)
+
+    it("refuses a proxy option with control characters", function()
+      assert.has_error(function() oaichat.new({ base_url = srv.url, proxy = p.url .. "\r\nX-Evil: 1" }) end,
+        "oaichat.new: option proxy contains a control character (CR, LF, NUL...); refusing it")
+    end)
+  end)
+
+  describe("limits", function()
+    it("max_response_bytes stops a larger body as kind limit, per client and per call", function()
+      local big = core.encode(completion(string.rep("x", 5000)))
+      srv:queue({ { body = big }, { body = big }, { body = big } })
+      local c = client({ max_response_bytes = 4096 })
+      local resp, err = c:chat("hi")
+      assert.is_nil(resp)
+      assert.are.same({ "limit", false, 1 }, { err.kind, err.retryable, err.attempts })
+      assert.is_truthy(err.message:find("max_response_bytes (4096 bytes)", 1, true), err.message)
+      resp = c:chat("hi", { max_response_bytes = #big })
+      assert.are.equal(string.rep("x", 5000), oaichat.text(resp))
+      local _, err2 = client():chat("hi", { max_response_bytes = 100 })
+      assert.are.equal("limit", err2.kind)
+    end)
+
+    it("max_response_bytes bounds the decoded size of a compressed body (no zip bomb)", function()
+      local body = core.encode(completion(string.rep("a", 1000000)))
+      local gz = gzip(body)
+      assert.is_true(#gz < 10000)
+      srv:queue({ { body = gz, headers = { ["Content-Encoding"] = "gzip" } } })
+      local _, err = client({ max_response_bytes = 100000 }):chat("hi")
+      assert.are.equal("limit", err.kind)
+    end)
+
+    it("max_response_bytes bounds a single SSE event as kind limit", function()
+      local ev = { id = "c", object = "chat.completion.chunk", choices = { { index = 0,
+        delta = { content = string.rep("y", 3000) } } } }
+      srv:queue({ { sse = { ev, "[DONE]" } } })
+      local chunk, err = client({ max_response_bytes = 1000 }):stream("hi"):next()
+      assert.is_nil(chunk)
+      assert.are.equal("limit", err.kind)
+    end)
+
+    it("decodes a gzip-encoded response, having offered Accept-Encoding", function()
+      srv:queue({ { body = gzip(core.encode(completion("zipped answer"))),
+        headers = { ["Content-Encoding"] = "gzip" } } })
+      local resp, err = client():chat("hi")
+      assert.is_nil(err)
+      assert.are.equal("zipped answer", oaichat.text(resp))
+      local offered = srv:last_request().headers["accept-encoding"]
+      assert.is_truthy(offered and offered:find("gzip", 1, true), tostring(offered))
+    end)
+
+    it("decodes a gzip-encoded event stream", function()
+      local events = 'data: {"choices":[{"index":0,"delta":{"content":"z"}}]}\n\ndata: [DONE]\n\n'
+      srv:queue({ { body = gzip(events), headers = { ["Content-Encoding"] = "gzip",
+        ["Content-Type"] = "text/event-stream" } } })
+      local got = {}
+      for chunk in client():stream("hi") do got[#got + 1] = chunk.choices[1].delta.content end
+      assert.are.same({ "z" }, got)
+    end)
+  end)
+
+  describe("hostile input from the server", function()
+    local function chat_body(body, status)
+      srv:reset()
+      srv:queue({ { body = body, status = status } })
+      return client():chat("hi")
+    end
+
+    it("invalid UTF-8 in a JSON body is kind decode", function()
+      local resp, err = chat_body('{"id":"\255\254","choices":[]}')
+      assert.is_nil(resp)
+      assert.are.equal("decode", err.kind)
+      assert.are.equal(200, err.status)
+      assert.are.equal('{"id":"\255\254","choices":[]}', err.body)
+    end)
+
+    it("100k nested brackets are kind decode, not a crash", function()
+      for _, body in ipairs({ string.rep("[", 100000), string.rep("[", 100000) .. string.rep("]", 100000),
+        string.rep('{"a":', 100000) }) do
+        local resp, err = chat_body(body)
+        assert.is_nil(resp)
+        assert.are.equal("decode", err.kind)
+        assert.are.equal(4096, #err.body)
+      end
+    end)
+
+    it("nesting and invalid UTF-8 in a stream chunk are kind decode", function()
+      for _, data in ipairs({ string.rep("[", 100000), '{"choices":[{"delta":{"content":"\192\128"}}]}' }) do
+        srv:reset()
+        srv:queue({ { sse = { data } } })
+        local chunk, err = client():stream("hi"):next()
+        assert.is_nil(chunk)
+        assert.are.equal("decode", err.kind)
+      end
+    end)
+
+    it("a nested or binary error body of a 500 is kind http with its start", function()
+      local resp, err = chat_body(string.rep("[", 100000), 500)
+      assert.is_nil(resp)
+      assert.are.same({ "http", 500, 4096 }, { err.kind, err.status, #err.body })
+      local bytes = {}
+      for i = 0, 255 do bytes[#bytes + 1] = string.char(i) end
+      resp, err = chat_body(table.concat(bytes), 502)
+      assert.is_nil(resp)
+      assert.are.same({ "http", 502 }, { err.kind, err.status })
+      assert.are.equal(table.concat(bytes), err.body)
+      assert.is_falsy(tostring(err):find("[\r\n]"))
+    end)
+
+    it("a flood of response headers (400 KB) is kind limit, and the client still works", function()
+      local headers = {}
+      for i = 1, 40 do headers["X-Flood-" .. i] = string.rep("h", 10000) end
+      srv:queue({ { headers = headers }, { headers = headers, sse = { "[DONE]" } } })
+      local c = client()
+      local resp, err = c:chat("hi")
+      assert.is_nil(resp)
+      assert.are.same({ "limit", false }, { err.kind, err.retryable })
+      local chunk, serr = c:stream("hi"):next()
+      assert.is_nil(chunk)
+      assert.are.equal("limit", serr.kind)
+      assert.are.equal(ECHO_HI, oaichat.text(c:chat("hi")))
+    end)
+
+    it("random bytes as a 200 body are kind decode", function()
+      math.randomseed(7)
+      for _ = 1, 20 do
+        local bytes = {}
+        for i = 1, 200 do bytes[i] = string.char(math.random(0, 255)) end
+        local resp, err = chat_body(table.concat(bytes))
+        assert.is_nil(resp)
+        assert.are.equal("decode", err.kind)
+      end
+    end)
+  end)
+
+  describe("header injection", function()
+    local BAD_VALUES = { "a\r\nX-Evil: 1", "a\nX-Evil: 1", "a\rX-Evil: 1", "a\0b" }
+
+    it("refuses CR, LF or NUL in a client header value", function()
+      for _, v in ipairs(BAD_VALUES) do
+        local ok, msg = pcall(oaichat.new, { base_url = srv.url, headers = { ["X-Custom"] = v } })
+        assert.is_false(ok)
+        local want = 'header "X-Custom" contains CR, LF or NUL; refusing it (header injection)'
+        assert.is_truthy(msg:find(want, 1, true), msg)
+      end
+    end)
+
+    it("refuses them in a per-call header value before sending anything", function()
+      local c = client()
+      for _, v in ipairs(BAD_VALUES) do
+        assert.has_error(function() c:chat("hi", { headers = { ["X-Custom"] = v } }) end)
+        assert.has_error(function() c:stream("hi", { headers = { ["X-Custom"] = v } }) end)
+        assert.has_error(function() c:chat_async("hi", { headers = { ["X-Custom"] = v } }) end)
+      end
+      assert.are.equal(0, #srv:requests())
+    end)
+
+    it("refuses header names that are not tokens", function()
+      for _, name in ipairs({ "X-A\r\nX-Evil", "X-A: b", "X A", "", "X-A\0" }) do
+        assert.has_error(function() oaichat.new({ base_url = srv.url, headers = { [name] = "1" } }) end)
+        assert.has_error(function() client():chat("hi", { headers = { [name] = "1" } }) end)
+      end
+      assert.are.equal(0, #srv:requests())
+    end)
+
+    it("refuses CR or LF in user_agent", function()
+      assert.has_error(function() oaichat.new({ base_url = srv.url, user_agent = "ua\r\nX-Evil: 1" }) end,
+        "oaichat.new: option user_agent contains a control character (CR, LF, NUL...); refusing it")
+    end)
+
+    it("sends a good custom header exactly once", function()
+      local resp = client({ headers = { ["X-Custom"] = "v 1" } }):chat("hi")
+      assert.are.equal(ECHO_HI, oaichat.text(resp))
+      assert.are.equal("v 1", srv:last_request().headers["x-custom"])
+      assert.is_nil(srv:last_request().headers["x-evil"])
+    end)
+  end)
+
+  describe("the API key", function()
+    it("is in no field and no tostring of an error echoing it, in a body or a stream", function()
+      local echo = "Incorrect API key provided: " .. KEY
+      srv:queue({
+        { status = 401, json = { error = { message = echo, type = "invalid_request_error", code = KEY } } },
+        { status = 502, body = "<html>key " .. KEY .. "</html>" },
+        { sse = { { error = { message = echo } } } },
+      })
+      local c = client()
+      local _, e1 = c:chat("hi")
+      local _, e2 = c:chat("hi")
+      local _, e3 = c:stream("hi"):next()
+      for i, e in ipairs({ e1, e2, e3 }) do
+        assert_no_key(e, "error " .. i)
+        assert.is_falsy(tostring(e):find(KEY, 1, true))
+        assert.is_truthy(tostring(e):find("***", 1, true), tostring(e))
+      end
+      assert.are.same({ "api", "http", "stream" }, { e1.kind, e2.kind, e3.kind })
+    end)
+
+    it("is in no transport error, nor in tostring or the fields of a client", function()
+      local c = client({ base_url = "http://127.0.0.1:1/v1" })
+      local _, err = c:chat("hi")
+      assert.are.equal("connection", err.kind)
+      assert_no_key(err, "connection error")
+      assert.is_falsy(tostring(c):find(KEY, 1, true))
+      assert_no_key(c, "client")
+    end)
+
+    it("shows as Bearer *** in the OAICHAT_DEBUG=1 trace", function()
+      local out, err_out, ok = child.run({ OAICHAT_DEBUG = "1", OAICHAT_BASE_URL = srv.url,
+        OAICHAT_API_KEY = KEY }, [[
+        local oaichat = require("oaichat")
+        local c = oaichat.new({ max_retries = 0 })
+        local resp = c:chat("hi")
+        for _ in c:stream("again") do end
+        io.write(oaichat.text(resp))
+      ]])
+      assert.is_true(ok, err_out)
+      assert.are.equal(ECHO_HI, out)
+      assert.is_truthy(err_out:find("Authorization: Bearer ***", 1, true), err_out)
+      assert.is_truthy(err_out:find("POST " .. srv.url .. "/chat/completions", 1, true), err_out)
+      assert.is_falsy(err_out:find(KEY, 1, true))
+      assert.is_falsy(err_out:find(KEY:sub(4, 20), 1, true))
+      -- the real header still went out
+      assert.are.equal("Bearer " .. KEY, srv:last_request().headers.authorization)
+    end)
+
+    it("is redacted from a request body in the trace too", function()
+      local _, err_out = child.run({ OAICHAT_DEBUG = "1", OAICHAT_BASE_URL = srv.url, OAICHAT_API_KEY = KEY },
+        ([[require("oaichat").new({ max_retries = 0 }):chat("my key is %s")]]):format(KEY))
+      assert.is_truthy(err_out:find("my key is ***", 1, true), err_out)
+      assert.is_falsy(err_out:find(KEY, 1, true))
+    end)
+
+    it("prints no trace without OAICHAT_DEBUG", function()
+      local out, err_out = child.run({ OAICHAT_BASE_URL = srv.url, OAICHAT_API_KEY = KEY }, [[
+        local oaichat = require("oaichat")
+        io.write(oaichat.text(oaichat.new({ max_retries = 0 }):chat("hi")))
+      ]])
+      assert.are.equal(ECHO_HI, out)
+      assert.are.equal("", err_out)
+    end)
+  end)
+end)
