@@ -87,7 +87,9 @@ $(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
 
 # The whole spec suite with the C module built under AddressSanitizer and
 # UndefinedBehaviorSanitizer (preloaded into the stock interpreter): any
-# leak, invalid access or undefined behaviour fails the run.
+# invalid access or undefined behaviour fails the run, in the specs' own
+# process and in the Lua children they start; LeakSanitizer checks the specs'
+# process at the end of the suite (summary.lua), so leaks in C fail it too.
 ASAN_BUILD := build/asan-$(LUA_VERSION)
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LIBS := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
@@ -97,13 +99,13 @@ $(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
 	$(CC) -shared -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(ASAN_FLAGS) -I$(LUA_INC) -Icsrc \
 		-o $@ $(SRCS) $(LDLIBS)
 
-check-memory: deps $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
+check-memory: deps build $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
 	$(BUILD)/sse_test_asan
-	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
+	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:exitcode=99 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" LUA_CPATH="./$(ASAN_BUILD)/?.so;;" \
-		OAICHAT_LUA=$(LUA) OAICHAT_SANITIZED=1 \
+		OAICHAT_PLAIN_CPATH="./$(BUILD)/?.so;;" OAICHAT_LUA=$(LUA) OAICHAT_SANITIZED=1 \
 		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua -o spec/support/summary.lua spec
 
 $(BUILD)/sse_test_asan: test/sse_test.c csrc/sse.c csrc/sse.h

@@ -7,6 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define CORE_LEAK_CHECK 1
+#endif
+
 #include "base64.h"
 #include "compat.h"
 #include "http.h"
@@ -453,6 +458,15 @@ static int core_base64(lua_State *L) {
   return 1;
 }
 
+#ifdef CORE_LEAK_CHECK
+/* Sanitizer builds only: LeakSanitizer's check while the state is alive,
+   so the spec suite can fail on C leaks without checking every child. */
+static int core_leak_check(lua_State *L) {
+  lua_pushboolean(L, __lsan_do_recoverable_leak_check() != 0);
+  return 1;
+}
+#endif
+
 static const luaL_Reg core_session_methods[] = {
     {"start", core_session_start}, {"step", core_session_step},
     {"pending", core_session_pending}, {"close", core_session_close},
@@ -530,5 +544,9 @@ int luaopen_oaichat_core(lua_State *L) {
   lua_setfield(L, -2, "has_http2");
   lua_pushliteral(L, CORE_VERSION);
   lua_setfield(L, -2, "version");
+#ifdef CORE_LEAK_CHECK
+  lua_pushcfunction(L, core_leak_check);
+  lua_setfield(L, -2, "_leak_check");
+#endif
   return 1;
 }
