@@ -19,12 +19,12 @@ LUA_INC := /usr/include/lua$(LUA_VERSION)
 LUA_PKGS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev
 endif
 
-BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates
+BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim luajit libluajit-5.1-dev
 TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS) valgrind
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) -I$(LUA_INC) -Icsrc
+ALL_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) -I$(LUA_INC) -Icsrc
 LDLIBS := -lcurl
 
 SRCS := csrc/core.c csrc/http.c csrc/json.c csrc/sse.c csrc/buf.c csrc/base64.c

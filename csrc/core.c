@@ -519,7 +519,7 @@ static void core_load_cjson(lua_State *L) {
   lua_getfield(L, -2, "decode");
 }
 
-int luaopen_oaichat_core(lua_State *L) {
+OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   curl_version_info_data *vi;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   core_load_cjson(L); /* instance, encode, decode */

@@ -4,6 +4,10 @@
 #include <time.h>
 
 #define HTTP_MAX_HEADER_BYTES (256 * 1024)
+#define HTTP_MAX_IDLE 128
+/* poll(0) on each of N transfers must not cost N full performs: one
+   perform serves every transfer for this long. */
+#define HTTP_TICK_MS 0.25
 #define HTTP_POOL_MAX ((int)(sizeof(((http_session *)0)->pool) / sizeof(CURL *)))
 
 static void http_compact(http_transfer *t);
@@ -21,6 +25,9 @@ int http_session_init(http_session *s) {
   s->multi = curl_multi_init();
   if (s->multi == NULL) return -1;
   curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  /* Keep the idle connections of a burst (libcurl's default keeps 4 per
+     running transfer, so a batch loses many as it drains). */
+  curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IDLE);
   return 0;
 }
 
@@ -105,6 +112,7 @@ static int http_perform(http_session *s) {
   int running = 0;
   curl_multi_perform(s->multi, &running);
   http_collect(s);
+  s->performed_ms = http_now_ms();
   return running;
 }
 
@@ -285,6 +293,8 @@ static int http_ready(const http_transfer *t, int want_events) {
 
 int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {
   double deadline = timeout_ms < 0 ? -1 : http_now_ms() + (double)timeout_ms;
+  if (timeout_ms == 0 && t->sess && http_now_ms() - t->sess->performed_ms < HTTP_TICK_MS)
+    return http_ready(t, want_events) || t->sess == NULL;
   for (;;) {
     if (http_ready(t, want_events) || t->sess == NULL) return 1;
     http_compact(t);

@@ -3,6 +3,8 @@
 #ifndef OAICHAT_HTTP_H
 #define OAICHAT_HTTP_H
 
+#include "internal.h"
+
 #include <curl/curl.h>
 #include <stddef.h>
 
@@ -30,6 +32,7 @@ typedef struct http_session {
   int closed;
   CURL *pool[16];        /* finished easy handles kept for reuse */
   int npool;
+  double performed_ms;   /* when curl_multi_perform last ran */
 } http_session;
 
 typedef struct http_request {
@@ -77,24 +80,24 @@ struct http_transfer {
   sse_parser sse;
 };
 
-double http_now_ms(void);
+OC_HIDDEN double http_now_ms(void);
 
-int http_session_init(http_session *s);
+OC_HIDDEN int http_session_init(http_session *s);
 /* Cancels every transfer still attached, then frees the multi handle. */
-void http_session_close(http_session *s);
+OC_HIDDEN void http_session_close(http_session *s);
 /* One round: perform, collect finished transfers, enforce idle timeouts,
    then wait up to timeout_ms for activity. Returns transfers still running. */
-int http_session_step(http_session *s, long timeout_ms);
+OC_HIDDEN int http_session_step(http_session *s, long timeout_ms);
 
 /* Sets up t (zeroed memory) and adds it to s. Returns 0, or -1 with a message
    in t->errbuf. On failure t still needs http_transfer_free. */
-int http_transfer_start(http_session *s, http_transfer *t, http_request *r);
+OC_HIDDEN int http_transfer_start(http_session *s, http_transfer *t, http_request *r);
 /* Drives the session until t is done (or has a queued event, when
    want_events), or timeout_ms passes (< 0: no limit). Returns 1 if ready. */
-int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events);
+OC_HIDDEN int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events);
 /* Pops the next SSE event; returns 0 when none is queued. */
-int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len);
-void http_transfer_cancel(http_transfer *t);
-void http_transfer_free(http_transfer *t);
+OC_HIDDEN int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len);
+OC_HIDDEN void http_transfer_cancel(http_transfer *t);
+OC_HIDDEN void http_transfer_free(http_transfer *t);
 
 #endif

@@ -3,13 +3,15 @@
 #ifndef OAICHAT_JSON_H
 #define OAICHAT_JSON_H
 
+#include "internal.h"
+
 #include <stddef.h>
 
 #include "compat.h"
 
 /* Decodes s with the cjson decode function at stack index decode_fn and
    pushes the value; returns 1. On failure pushes a message and returns 0. */
-int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
+OC_HIDDEN int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
 
 /* Registry name of the metatable that marks a table as a JSON array, so
    an empty one is sent as [] rather than {}. */
@@ -18,10 +20,10 @@ int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
 /* Encodes the value at index v with the cjson encode function at stack
    index encode_fn and pushes the JSON text. Raises on values JSON cannot
    hold (functions, sparse arrays, NaN), as cjson does. */
-void json_encode(lua_State *L, int encode_fn, int v);
+OC_HIDDEN void json_encode(lua_State *L, int encode_fn, int v);
 
 /* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF);
    otherwise 0 and *bad is the offset of the first bad byte. */
-int json_utf8_valid(const char *s, size_t len, size_t *bad);
+OC_HIDDEN int json_utf8_valid(const char *s, size_t len, size_t *bad);
 
 #endif

@@ -1,5 +1,7 @@
 #ifndef OAICHAT_SSE_H
 #define OAICHAT_SSE_H
+
+#include "internal.h"
 #include <stddef.h>
 
 /* Incremental Server-Sent Events parser (WHATWG EventSource rules).
@@ -41,16 +43,16 @@ typedef struct sse_parser {
   char name[5];            /* field name so far ("event" is the longest kept) */
 } sse_parser;
 
-void sse_init(sse_parser *p, size_t max_event_bytes); /* 0 = no limit */
+OC_HIDDEN void sse_init(sse_parser *p, size_t max_event_bytes); /* 0 = no limit */
 /* Returns SSE_OK, or the sticky status (DONE, LIMIT, NOMEM, STOP). */
-int sse_feed(sse_parser *p, const char *buf, size_t len, sse_event_fn fn,
+OC_HIDDEN int sse_feed(sse_parser *p, const char *buf, size_t len, sse_event_fn fn,
              void *ud);
 /* End of input: a pending event that had data lines but no terminating blank
    line is NOT dispatched (per the SSE spec) and is discarded; returns SSE_DONE
    if [DONE] was seen, a sticky error (LIMIT, NOMEM, STOP) if one occurred,
    else SSE_OK. Use sse_reset before parsing a new stream. */
-int sse_finish(sse_parser *p, sse_event_fn fn, void *ud);
-int sse_done(const sse_parser *p); /* 1 once [DONE] was seen */
-void sse_reset(sse_parser *p);     /* back to initial state, keeps memory */
-void sse_free(sse_parser *p);      /* frees buffers; safe to call twice */
+OC_HIDDEN int sse_finish(sse_parser *p, sse_event_fn fn, void *ud);
+OC_HIDDEN int sse_done(const sse_parser *p); /* 1 once [DONE] was seen */
+OC_HIDDEN void sse_reset(sse_parser *p);     /* back to initial state, keeps memory */
+OC_HIDDEN void sse_free(sse_parser *p);      /* frees buffers; safe to call twice */
 #endif

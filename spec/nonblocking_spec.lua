@@ -1,0 +1,429 @@
+-- Non-blocking use: poll(0) never blocks (measured with 100 requests in
+-- flight), retry waits and timeouts advance inside polls, close() cancels,
+-- client:pending()/client:poll(), chat_many's concurrency bound and order,
+-- and a simulated 16 ms game frame loop driving ten streams.
+local oaichat = require("oaichat")
+local core = require("oaichat.core")
+local helper = require("spec.support.helper")
+
+local function echo(text) return "Echo: " .. text .. " (1 message)" end
+
+local function median(xs)
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  return s[math.floor((#s + 1) / 2)]
+end
+
+local function mean(xs)
+  local sum = 0
+  for _, x in ipairs(xs) do sum = sum + x end
+  return sum / #xs
+end
+
+local function max(xs)
+  local m = 0
+  for _, x in ipairs(xs) do
+    if x > m then m = x end
+  end
+  return m
+end
+
+local function ms(s) return ("%.3f ms"):format(s * 1000) end
+
+-- Polls that never wait: typically well under 1 ms; none anywhere near the
+-- 300 ms waits of these specs (a scheduler hiccup may cost a few ms).
+local function assert_quick(took)
+  assert.is_true(median(took) < 0.001, "median poll(0) " .. ms(median(took)))
+  assert.is_true(max(took) < 0.05, "slowest poll(0) " .. ms(max(took)))
+end
+
+-- Calls poll (which must wrap one poll(0) call and return done, ...) every
+-- 2 ms, like an event loop would, until it reports done or `limit` seconds
+-- pass. Returns the durations of the calls, the elapsed time and the
+-- results of the last call.
+local function drive(poll, limit)
+  local took, t0 = {}, core.now()
+  local res
+  repeat
+    local t = core.now()
+    res = { poll() }
+    took[#took + 1] = core.now() - t
+    if not res[1] then core.sleep(0.002) end
+  until res[1] or core.now() - t0 > limit
+  return took, core.now() - t0, res
+end
+
+-- Distinct connection ids among the server's recorded chat requests.
+local function connections(srv)
+  local seen, n = {}, 0
+  for _, r in ipairs(srv:requests()) do
+    if not seen[r.conn] then
+      seen[r.conn], n = true, n + 1
+    end
+  end
+  return n
+end
+
+-- Waits (polling the control API) until the server has no open client
+-- connection left; returns the number still open.
+local function wait_closed(srv, limit)
+  local t0 = core.now()
+  local open = srv:stats().open
+  -- the control connection making the stats call counts itself
+  while open > 1 and core.now() - t0 < limit do
+    core.sleep(0.01)
+    open = srv:stats().open
+  end
+  return open - 1
+end
+
+describe("non-blocking use", function()
+  local srv, client
+
+  before_each(function()
+    srv = helper.server()
+    srv:reset()
+    client = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 0 }
+  end)
+
+  after_each(function()
+    client:close()
+  end)
+
+  describe("request:poll(0)", function()
+    it("takes well under 1 ms per call with 100 requests in flight", function()
+      local scripts = {}
+      for i = 1, 100 do scripts[i] = { delay_ms = 600 } end
+      srv:queue(scripts)
+      local reqs = {}
+      for i = 1, 100 do reqs[i] = client:chat_async("req " .. i) end
+      assert.equal(100, client:pending())
+      -- Phase 1: every request is held by the server, so all 100 stay in flight.
+      local took, t0 = {}, core.now()
+      while core.now() - t0 < 0.3 do
+        for i = 1, 100 do
+          local t = core.now()
+          local done = reqs[i]:poll(0)
+          took[#took + 1] = core.now() - t
+          assert.is_false(done)
+        end
+      end
+      assert.equal(100, client:pending())
+      assert.is_true(#took >= 300, "only " .. #took .. " polls in 0.3 s")
+      assert.is_true(median(took) < 0.001, "median poll(0) " .. ms(median(took)))
+      assert.is_true(mean(took) < 0.001, "mean poll(0) " .. ms(mean(took)))
+      -- Phase 2: poll(0) alone brings every request to its answer.
+      local left, deadline = 100, core.now() + 10
+      local results = {}
+      while left > 0 and core.now() < deadline do
+        for i = 1, 100 do
+          if not results[i] then
+            local done, resp, err = reqs[i]:poll(0)
+            if done then
+              results[i], left = resp or err, left - 1
+            end
+          end
+        end
+        core.sleep(0.001)
+      end
+      assert.equal(0, left)
+      for i = 1, 100 do assert.equal(echo("req " .. i), oaichat.text(results[i])) end
+      assert.equal(0, client:pending())
+      assert.equal(100, #srv:requests())
+    end)
+
+    it("advances a retry wait (429 with retry-after-ms) without blocking", function()
+      srv:queue { { status = 429, headers = { ["retry-after-ms"] = "300" },
+        json = { error = { message = "slow down", type = "rate_limit_exceeded" } } } }
+      local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
+      local r = c:chat_async("again")
+      local took, elapsed, res = drive(function() return r:poll(0) end, 5)
+      c:close()
+      assert.is_true(res[1])
+      assert.is_nil(res[3])
+      assert.equal(echo("again"), oaichat.text(res[2]))
+      assert.is_true(elapsed >= 0.3, "retry came after " .. elapsed .. " s")
+      assert.is_true(elapsed < 1.5, "retry came after " .. elapsed .. " s")
+      assert.is_true(#took > 50, "only " .. #took .. " polls during the wait")
+      assert_quick(took)
+      local reqs = srv:requests()
+      assert.equal(2, #reqs)
+      assert.equal(reqs[1].body, reqs[2].body)
+    end)
+
+    it("advances the whole-request timeout without blocking", function()
+      srv:queue { { hang = true } }
+      local r = client:chat_async("x", { timeout = 0.3 })
+      local took, elapsed, res = drive(function() return r:poll(0) end, 5)
+      assert.is_true(res[1])
+      assert.is_nil(res[2])
+      assert.equal("timeout", res[3].kind)
+      assert.equal(1, res[3].attempts)
+      assert.is_true(elapsed >= 0.29 and elapsed < 1.5, "timed out after " .. elapsed .. " s")
+      assert_quick(took)
+      assert.equal(0, client:pending())
+    end)
+
+    it("close() cancels: the request ends as canceled and its connection closes", function()
+      srv:queue { { hang = true } }
+      local r = client:chat_async("x")
+      local t0 = core.now()
+      while #srv:requests() == 0 and core.now() - t0 < 2 do r:poll(5) end
+      assert.equal(1, #srv:requests())
+      assert.equal(1, client:pending())
+      r:close()
+      assert.equal(0, client:pending())
+      local done, resp, err = r:poll(0)
+      assert.is_true(done)
+      assert.is_nil(resp)
+      assert.equal("canceled", err.kind)
+      assert.equal("oaichat: canceled error: the request was canceled", tostring(err))
+      assert.equal(0, wait_closed(srv, 2))
+    end)
+  end)
+
+  describe("stream:poll(0)", function()
+    it("advances a retry wait without blocking, then delivers the stream", function()
+      srv:queue { { status = 429, headers = { ["retry-after-ms"] = "300" },
+        json = { error = { message = "slow down", type = "rate_limit_exceeded" } } } }
+      local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
+      local s = c:stream("again")
+      local got = {}
+      local took, elapsed, res = drive(function()
+        local chunks, done, err = s:poll(0)
+        for _, ch in ipairs(chunks) do got[#got + 1] = ch end
+        return done, err
+      end, 5)
+      c:close()
+      assert.is_true(res[1])
+      assert.is_nil(res[2])
+      assert.equal(6, #got)
+      assert.equal(echo("again"), s:text())
+      assert.equal("stop", s:result().choices[1].finish_reason)
+      assert.is_true(elapsed >= 0.3 and elapsed < 1.5, "stream ended after " .. elapsed .. " s")
+      assert_quick(took)
+      assert.equal(2, #srv:requests())
+    end)
+
+    it("advances the idle timeout without blocking", function()
+      srv:queue { { hang = true } }
+      local s = client:stream("x", { idle_timeout = 0.3 })
+      local took, elapsed, res = drive(function()
+        local chunks, done, err = s:poll(0)
+        assert.equal(0, #chunks)
+        return done, err
+      end, 5)
+      assert.is_true(res[1])
+      assert.equal("timeout", res[2].kind)
+      assert.is_true(elapsed >= 0.29 and elapsed < 1.5, "timed out after " .. elapsed .. " s")
+      assert_quick(took)
+    end)
+
+    it("close() mid-stream cancels at once and closes the connection", function()
+      local s = client:stream("one two three four", { headers = { ["x-mock-delay-ms"] = "200" } })
+      local got = {}
+      local t0 = core.now()
+      while #got == 0 and core.now() - t0 < 2 do
+        local chunks = s:poll(10)
+        for _, ch in ipairs(chunks) do got[#got + 1] = ch end
+      end
+      assert.equal(1, #got)
+      assert.equal(1, client:pending())
+      s:close()
+      assert.equal(0, client:pending())
+      local chunks, done, err = s:poll(0)
+      assert.same({}, chunks)
+      assert.is_true(done)
+      assert.is_nil(err)
+      assert.equal("", s:text())
+      assert.equal(0, wait_closed(srv, 2))
+    end)
+  end)
+
+  describe("client:pending() and client:poll(ms)", function()
+    it("counts transfers in flight, streams included", function()
+      -- one request at a time, so that each meets the script meant for it
+      local function until_recorded(r, n)
+        local t0 = core.now()
+        while #srv:requests() < n and core.now() - t0 < 2 do r:poll(5) end
+        assert.equal(n, #srv:requests())
+      end
+      assert.equal(0, client:pending())
+      srv:queue { { delay_ms = 200 } }
+      local a = client:chat_async("a")
+      until_recorded(a, 1)
+      srv:queue { { hang = true } }
+      local b = client:chat_async("b")
+      until_recorded(b, 2)
+      local s = client:stream("c", { headers = { ["x-mock-delay-ms"] = "2000" } })
+      assert.equal(3, client:pending())
+      s:close()
+      assert.equal(2, client:pending())
+      local done, resp = a:poll(-1)
+      assert.is_true(done)
+      assert.equal(echo("a"), oaichat.text(resp))
+      assert.equal(1, client:pending())
+      assert.is_false(b:poll(0))
+      b:close()
+      assert.equal(0, client:pending())
+    end)
+
+    it("poll(ms) advances every transfer at once; the requests then settle without waiting", function()
+      local scripts = {}
+      for i = 1, 5 do scripts[i] = { delay_ms = 100 } end
+      srv:queue(scripts)
+      local reqs = {}
+      for i = 1, 5 do reqs[i] = client:chat_async("all " .. i) end
+      local t0, rounds = core.now(), 0
+      while client:pending() > 0 and core.now() - t0 < 5 do
+        client:poll(20)
+        rounds = rounds + 1
+      end
+      local elapsed = core.now() - t0
+      assert.equal(0, client:pending())
+      assert.is_true(rounds >= 3, "only " .. rounds .. " rounds")
+      assert.is_true(elapsed >= 0.09 and elapsed < 1, "took " .. elapsed .. " s")
+      for i = 1, 5 do
+        local t = core.now()
+        local done, resp, err = reqs[i]:poll(0)
+        assert.is_true(core.now() - t < 0.005)
+        assert.is_true(done)
+        assert.is_nil(err)
+        assert.equal(echo("all " .. i), oaichat.text(resp))
+      end
+    end)
+
+    it("poll(ms) waits at most ms while nothing happens, and returns the count in flight", function()
+      srv:queue { { hang = true } }
+      local r = client:chat_async("x")
+      for _, wait in ipairs({ 0, 50, 120 }) do
+        local t = core.now()
+        local n = client:poll(wait)
+        local took = core.now() - t
+        assert.equal(1, n)
+        assert.is_true(took >= wait / 1000 - 0.002 and took < wait / 1000 + 0.05,
+          ("poll(%d) took %s"):format(wait, ms(took)))
+      end
+      r:close()
+      assert.equal(0, client:poll(0))
+    end)
+  end)
+
+  describe("client:chat_many", function()
+    it("keeps at most N requests in flight on N connections and returns input order", function()
+      local scripts = {}
+      for i = 1, 12 do scripts[i] = { delay_ms = 150 } end
+      srv:queue(scripts)
+      local list = {}
+      for i = 1, 12 do list[i] = { "many " .. i } end
+      local t0 = core.now()
+      local results = client:chat_many(list, { concurrency = 4 })
+      local elapsed = core.now() - t0
+      assert.equal(12, #results)
+      for i = 1, 12 do assert.equal(echo("many " .. i), oaichat.text(results[i])) end
+      -- 12 requests of 150 ms, 4 at a time: three rounds. More at once would
+      -- finish sooner, fewer would need a fourth round.
+      assert.is_true(elapsed >= 0.45, "12 x 150 ms took only " .. elapsed .. " s")
+      assert.is_true(elapsed < 0.6 + 0.3, "12 x 150 ms took " .. elapsed .. " s")
+      assert.equal(12, #srv:requests())
+      assert.equal(4, connections(srv))
+      assert.equal(0, client:pending())
+    end)
+
+    it("puts {error = err} in place of failures, in input order", function()
+      -- concurrency 1 makes the order of arrival, and so the scripts, fixed
+      srv:queue { {}, { status = 400, json = { error = { message = "bad item", type = "invalid_request_error",
+        code = "bad" } } }, {}, { status = 503 } }
+      local list = {}
+      for i = 1, 5 do list[i] = { { { role = "user", content = "item " .. i } } } end
+      local results = client:chat_many(list, { concurrency = 1 })
+      assert.equal(5, #results)
+      for _, i in ipairs({ 1, 3, 5 }) do assert.equal(echo("item " .. i), oaichat.text(results[i])) end
+      assert.equal("api", results[2].error.kind)
+      assert.equal(400, results[2].error.status)
+      assert.equal("bad item", results[2].error.message)
+      assert.equal("bad", results[2].error.code)
+      assert.is_false(results[2].error.retryable)
+      assert.equal("api", results[4].error.kind)
+      assert.equal(503, results[4].error.status)
+      assert.is_true(results[4].error.retryable)
+      assert.is_nil(results[2].choices)
+      assert.equal(1, connections(srv))
+    end)
+
+    it("retries inside the loop without holding up the other requests", function()
+      srv:queue { { status = 429, headers = { ["retry-after-ms"] = "400" } } }
+      local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
+      local list = {}
+      for i = 1, 9 do list[i] = { "r " .. i } end
+      local t0 = core.now()
+      local results = c:chat_many(list, { concurrency = 3 })
+      local elapsed = core.now() - t0
+      c:close()
+      for i = 1, 9 do assert.equal(echo("r " .. i), oaichat.text(results[i])) end
+      assert.equal(10, #srv:requests())
+      -- The other 8 run during the 400 ms wait; only the retried one adds it.
+      assert.is_true(elapsed >= 0.4 and elapsed < 1.2, "took " .. elapsed .. " s")
+    end)
+  end)
+
+  describe("a 16 ms frame loop", function()
+    local FRAME = 0.016
+
+    -- One run of the game loop: ten streams, each polled once per frame.
+    -- Returns how late each frame started, how long each frame's polls
+    -- took, and per stream the prompt and the number of frames that brought
+    -- chunks. Errors and unfinished streams fail the spec at once.
+    local function run_frames()
+      local streams, prompts, frames_with_chunks = {}, {}, {}
+      for i = 1, 10 do
+        prompts[i] = ("frame stream %d says a b c d e"):format(i)
+        streams[i] = client:stream(prompts[i], { headers = { ["x-mock-delay-ms"] = "25" } })
+        frames_with_chunks[i] = 0
+      end
+      local late, work = {}, {}
+      local start = core.now()
+      local due, running = start, 10
+      while running > 0 and core.now() - start < 10 do
+        local t = core.now()
+        late[#late + 1] = t - due
+        running = 0
+        for i, s in ipairs(streams) do
+          local chunks, done, err = s:poll(0)
+          assert.is_nil(err)
+          if #chunks > 0 then frames_with_chunks[i] = frames_with_chunks[i] + 1 end
+          if not done then running = running + 1 end
+        end
+        work[#work + 1] = core.now() - t
+        due = due + FRAME
+        core.sleep(due - core.now())
+      end
+      assert.equal(0, running)
+      for i, s in ipairs(streams) do
+        assert.equal(echo(prompts[i]), s:text())
+        assert.equal("stop", s:result().choices[1].finish_reason)
+        -- the reply really arrived over many frames, not in one
+        assert.is_true(frames_with_chunks[i] >= 5, "stream " .. i .. ": " .. frames_with_chunks[i] .. " frames")
+      end
+      return late, work
+    end
+
+    it("drives ten streams with poll(0) once per frame; no frame is late by more than 5 ms", function()
+      -- The machine may be shared (other test runs, the server process):
+      -- a scheduler hiccup can delay one frame, so a run is repeated up to
+      -- three times; a client that blocks would fail every run.
+      local report = {}
+      for attempt = 1, 3 do
+        local late, work = run_frames()
+        assert.is_true(#work >= 15, "only " .. #work .. " frames")
+        assert.is_true(median(work) < 0.001, "median frame's polls took " .. ms(median(work)))
+        local worst = math.max(max(late), max(work))
+        report[attempt] = ("run %d: %d frames, latest start %s, slowest polls %s"):format(attempt, #work,
+          ms(max(late)), ms(max(work)))
+        if worst < 0.005 then break end
+        assert.is_true(attempt < 3, table.concat(report, "; "))
+      end
+    end)
+  end)
+end)
