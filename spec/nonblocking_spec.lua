@@ -84,6 +84,10 @@ describe("non-blocking use", function()
   before_each(function()
     srv = helper.server()
     srv:reset()
+    -- clients of earlier specs close their idle connections when collected:
+    -- the connection counts below must see only this spec's
+    collectgarbage()
+    collectgarbage()
     client = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 0 }
   end)
 

@@ -85,7 +85,11 @@ describe("scale", function()
     local heap2, rss2 = heap_kb(), proc_kb("VmRSS")
     assert_reused(srv)
     assert.is_true(heap2 - heap1 < 100, ("Lua heap grew %.0f kB over 500 requests"):format(heap2 - heap1))
-    assert.is_true(rss2 - rss1 < 2048, ("RSS grew %d kB over 500 requests"):format(rss2 - rss1))
+    -- (AddressSanitizer's quarantine holds freed memory back on purpose:
+    -- under check-memory only the Lua heap and LeakSanitizer speak)
+    if not os.getenv("OAICHAT_SANITIZED") then
+      assert.is_true(rss2 - rss1 < 2048, ("RSS grew %d kB over 500 requests"):format(rss2 - rss1))
+    end
     -- the loopback server answers at once: 1,000 requests take a few seconds at most
     assert.is_true(first < 10, ("1,000 requests took %.1f s"):format(first))
   end)

@@ -57,6 +57,18 @@ function M.wait_retry(call, deadline)
   return false
 end
 
+--- Frees the current transfer at once. Returns true if the call had not
+-- finished (it is now done, and the caller records why).
+function M.cancel(call)
+  if call.transfer then
+    call.transfer:close()
+    call.transfer = nil
+  end
+  if call.state == "done" then return false end
+  call.state = "done"
+  return true
+end
+
 --- Milliseconds until deadline (nil when there is none), never negative.
 function M.ms_left(deadline)
   if not deadline then return nil end

@@ -243,12 +243,7 @@ end
 
 --- Cancels the request at once.
 function Request:close()
-  if self.transfer then
-    self.transfer:close()
-    self.transfer = nil
-  end
-  if self.state ~= "done" then
-    self.state = "done"
+  if call.cancel(self) then
     self.err = errors.new("canceled", "the request was canceled", { attempts = self.attempt })
   end
 end

@@ -195,14 +195,7 @@ end
 
 --- Cancels the transfer at once and frees it.
 function Stream:close()
-  if self.transfer then
-    self.transfer:close()
-    self.transfer = nil
-  end
-  if self.state ~= "done" then
-    self.state = "done"
-    self.canceled = true
-  end
+  if call.cancel(self) then self.canceled = true end
 end
 
 Stream.__close = Stream.close
