@@ -134,3 +134,5 @@ demo: deps build
 
 clean:
 	rm -rf build
+
+include bench/bench.mk
