@@ -318,16 +318,50 @@ static void core_push_headers(lua_State *L, const buf *head) {
   }
 }
 
+/* Pushes the x-request-id header's value, or nil. */
+static void core_push_request_id(lua_State *L, const buf *head) {
+  static const char name[] = "x-request-id:";
+  const size_t n = sizeof(name) - 1;
+  const char *p = head->data, *end = head->data + head->len;
+  while (p && (size_t)(end - p) > n) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t i;
+    for (i = 0; i < n; i++) {
+      char c = p[i];
+      if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+      if (c != name[i]) break;
+    }
+    if (i == n) {
+      const char *v = p + n, *ve = eol ? eol : end;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      lua_pushlstring(L, v, (size_t)(ve - v));
+      return;
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  lua_pushnil(L);
+}
+
+/* transfer:headers() -> the response headers, names lower-cased. */
+static int core_transfer_headers(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  core_push_headers(L, &t->http.head);
+  return 1;
+}
+
 static void core_set_int(lua_State *L, const char *k, long v) {
   lua_pushinteger(L, (lua_Integer)v);
   lua_setfield(L, -2, k);
 }
 
-/* transfer:info() -> {done, code, error, status, headers, body, abort, ...} */
+/* transfer:info([with_headers]) -> {done, code, error, status, [headers],
+   body, abort, ...} */
 static int core_transfer_info(lua_State *L) {
   core_transfer *t = core_check_transfer(L, 1);
   http_transfer *h = &t->http;
   const char *abort_name = core_abort_name(h->abort_reason);
+  int with_headers = lua_toboolean(L, 2);
   double elapsed = 0;
   lua_createtable(L, 0, 12);
   lua_pushboolean(L, h->done || !t->live);
@@ -338,8 +372,13 @@ static int core_transfer_info(lua_State *L) {
     lua_setfield(L, -2, "error");
   }
   core_set_int(L, "status", h->status);
-  core_push_headers(L, &h->head);
-  lua_setfield(L, -2, "headers");
+  if (with_headers) { /* only when asked: most successes never read them */
+    core_push_headers(L, &h->head);
+    lua_setfield(L, -2, "headers");
+  } else {
+    core_push_request_id(L, &h->head);
+    lua_setfield(L, -2, "request_id");
+  }
   lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
   lua_setfield(L, -2, "body");
   if (abort_name) {
@@ -476,7 +515,7 @@ static const luaL_Reg core_transfer_methods[] = {
     {"wait", core_transfer_wait},       {"done", core_transfer_done},
     {"next_event", core_transfer_next_event}, {"has_events", core_transfer_pending_events},
     {"sse_done", core_transfer_sse_done},
-    {"info", core_transfer_info},       {"cancel", core_transfer_cancel},
+    {"info", core_transfer_info},       {"headers", core_transfer_headers},       {"cancel", core_transfer_cancel},
     {"close", core_transfer_close},     {NULL, NULL}};
 
 static const luaL_Reg core_functions[] = {

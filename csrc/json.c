@@ -90,37 +90,53 @@ static char json_number_class(const char *tok, size_t n) {
   return d == floor(d) && fabs(d) < 9.2e18 ? 'f' : 0;
 }
 
+/* Bytes that end a run of plain string bytes: '"', '\\' and non-ASCII. */
+#define JSON_STRING_STOP(c) ((c) == '"' || (c) == '\\' || (c) >= 0x80)
+
+/* Scans one string starting after its opening quote; returns the index
+   after the closing quote, or (size_t)-1 with *bad set on invalid UTF-8. */
+static size_t json_scan_string(const unsigned char *p, size_t i, size_t len, size_t *bad) {
+  for (;;) {
+    while (i < len && !JSON_STRING_STOP(p[i])) i++;
+    if (i >= len) return len;
+    if (p[i] == '"') return i + 1;
+    if (p[i] == '\\') {
+      i += 2;
+    } else {
+      size_t n = json_utf8_seq(p + i, len - i);
+      if (n == 0) {
+        *bad = i;
+        return (size_t)-1;
+      }
+      i += n;
+    }
+  }
+}
+
 /* Checks UTF-8 and finds the numbers that need markers. With out set, also
    writes the text with those numbers marked. Returns the count of marked
    numbers, or -1 with *bad set on invalid UTF-8. */
 static int json_scan(const char *s, size_t len, size_t *bad, int *numbers, buf *out) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0, n, copied = 0;
+  size_t i = 0, copied = 0;
   int marks = 0;
   while (i < len) {
     unsigned char c = p[i];
     if (c == '"') {
-      for (i++; i < len; i++) {
-        c = p[i];
-        if (c == '"') break;
-        if (c == '\\') {
-          i++;
-        } else if (c >= 0x80) {
-          n = json_utf8_seq(p + i, len - i);
-          if (n == 0) {
-            *bad = i;
-            return -1;
-          }
-          i += n - 1;
-        }
-      }
-      i++;
+      i = json_scan_string(p, i + 1, len, bad);
+      if (i == (size_t)-1) return -1;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       size_t start = i;
-      char cls;
-      while (i < len && memchr("0123456789+-.eE", p[i], 15) != NULL) i++;
+      int odd = 0; /* a fraction or exponent: rare, classified below */
+      char cls = 0;
+      for (; i < len; i++) {
+        unsigned char d = p[i];
+        if (d >= '0' && d <= '9') continue;
+        if (d == '.' || d == 'e' || d == 'E') odd = 1;
+        else if (d != '-' && d != '+') break;
+      }
       *numbers = 1;
-      cls = json_number_class(s + start, i - start);
+      if (odd || i - start > 15) cls = json_number_class(s + start, i - start);
       if (cls) {
         marks++;
         if (out) {

@@ -14,18 +14,33 @@ function M.new()
   return setmetatable({ choices = {}, order = {} }, Acc)
 end
 
+-- A string in pieces: {n = count, j = pieces already joined, ...}. Every
+-- JOIN small pieces are joined into one, so a long stream keeps a short
+-- array (less memory) while each byte is still copied only a few times.
+local JOIN = 64
+
+local function new_pieces()
+  return { n = 0, j = 0 }
+end
+
 local function pieces_join(p)
   if p.n > 1 then
     local s = concat(p, "", 1, p.n)
     for i = p.n, 2, -1 do p[i] = nil end
-    p[1], p.n = s, 1
+    p[1], p.n, p.j = s, 1, 1
   end
   return p[1] or ""
 end
 
 local function pieces_add(p, s)
-  local n = p.n + 1
-  p[n], p.n = s, n
+  local n, j = p.n + 1, p.j
+  p[n] = s
+  if n - j >= JOIN then
+    p[j + 1] = concat(p, "", j + 1, n)
+    for i = n, j + 2, -1 do p[i] = nil end
+    n, p.j = j + 1, j + 1
+  end
+  p.n = n
 end
 
 local function new_choice(index)
@@ -35,7 +50,7 @@ end
 local function add_string(st, k, v)
   local p = st.strings[k]
   if not p then
-    p = { n = 0 }
+    p = new_pieces()
     st.strings[k] = p
     st.string_order[#st.string_order + 1] = k
   end
@@ -54,7 +69,7 @@ local function merge_tool_call(st, tc)
   if type(idx) ~= "number" then idx = #st.tool_order end
   local e = st.tools[idx]
   if not e then
-    e = { index = idx, args = { n = 0 }, fn = {} }
+    e = { index = idx, args = new_pieces(), fn = {} }
     st.tools[idx] = e
     st.tool_order[#st.tool_order + 1] = idx
   end
@@ -98,15 +113,17 @@ end
 --- Adds one decoded chat.completion.chunk.
 function Acc:add(chunk)
   if type(chunk) ~= "table" then return end
-  self.id = self.id or chunk.id
-  self.model = self.model or chunk.model
-  self.created = self.created or chunk.created
+  if self.id == nil then
+    self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+  end
   if chunk.system_fingerprint ~= nil then self.system_fingerprint = chunk.system_fingerprint end
   if chunk.service_tier ~= nil then self.service_tier = chunk.service_tier end
-  if type(chunk.usage) == "table" then self.usage = chunk.usage end
+  local usage = chunk.usage
+  if usage ~= nil and type(usage) == "table" then self.usage = usage end
   local choices = chunk.choices
   if type(choices) ~= "table" then return end
-  for _, c in ipairs(choices) do
+  for i = 1, #choices do
+    local c = choices[i]
     local index = type(c.index) == "number" and c.index or 0
     local st = self.choices[index]
     if not st then
@@ -115,9 +132,10 @@ function Acc:add(chunk)
       self.order[#self.order + 1] = index
       table.sort(self.order)
     end
-    if type(c.delta) == "table" then merge_delta(st, c.delta) end
-    if c.finish_reason ~= nil and c.finish_reason ~= null then st.finish_reason = c.finish_reason end
-    merge_logprobs(st, c.logprobs)
+    local delta, finish, lp = c.delta, c.finish_reason, c.logprobs
+    if type(delta) == "table" then merge_delta(st, delta) end
+    if finish ~= nil and finish ~= null then st.finish_reason = finish end
+    if lp ~= nil and lp ~= null then merge_logprobs(st, lp) end
   end
 end
 

@@ -29,11 +29,23 @@ function M.fail(call, err, headers)
   end
 end
 
---- Closes the current transfer, if any, and returns its final info.
-function M.take_info(call)
+-- Success needs no response headers; a shared empty table stands in.
+local NO_HEADERS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+--- Closes the current transfer, if any, and returns its final info. Unless
+-- all_headers, the headers are read only when the transfer failed or its
+-- status is not 2xx (a stream's errors after a 2xx need them too).
+function M.take_info(call, all_headers)
   local t = call.transfer
   if not t then return nil end
   local info = t:info()
+  if all_headers or info.code ~= 0 or info.status < 200 or info.status > 299 then
+    info.headers = t:headers()
+  elseif info.request_id then
+    info.headers = { ["x-request-id"] = info.request_id }
+  else
+    info.headers = NO_HEADERS
+  end
   t:close()
   call.transfer = nil
   return info

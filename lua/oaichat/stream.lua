@@ -45,7 +45,7 @@ end
 
 -- The transfer ended and every queued event was taken: settle how it ended.
 local function finish_transfer(s)
-  local info = call.take_info(s)
+  local info = call.take_info(s, true)
   local ctx = s.ctx
   local err
   if info.code ~= 0 then
@@ -77,8 +77,8 @@ end
 
 -- Takes one queued event. Returns a chunk, or false when none is queued;
 -- an error event settles the stream.
-local function take_event(s)
-  local kind, v, raw = s.transfer:next_event()
+local function take_event(s, kind, v, raw)
+  if kind == nil then kind, v, raw = s.transfer:next_event() end
   if kind == "chunk" and type(v) == "table" then
     s.delivered = true
     s.acc:add(v)
@@ -87,7 +87,7 @@ local function take_event(s)
     return false
   end
   -- The stream ends here: the response's status and request id go into the error.
-  local info = call.take_info(s)
+  local info = call.take_info(s, true)
   local fields = { status = info.status, request_id = info.headers["x-request-id"] }
   local err
   if kind == "error" then
@@ -120,7 +120,7 @@ local function end_at_done(s, deadline)
   if left > 0 then t:wait(left * 1000, false) end
   if t:done() then return false end
   if core.now() - s.done_seen < DONE_GRACE then return false end
-  call.take_info(s)
+  call.take_info(s, true)
   s.state = "done"
   return true
 end
@@ -157,6 +157,15 @@ end
 
 --- The next chunk; nil at the end; nil, err on failure.
 function Stream:next()
+  -- fast path: a chunk already queued (most steps of a busy stream)
+  local t = self.transfer
+  if t and self.state == "running" then
+    local kind, v, raw = t:next_event()
+    if kind ~= nil then
+      local chunk = take_event(self, kind, v, raw)
+      if chunk then return chunk end
+    end
+  end
   local chunk = advance(self, nil)
   if chunk then return chunk end
   return nil, self.err
