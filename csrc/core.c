@@ -151,10 +151,7 @@ static int core_session_step(lua_State *L) {
 
 static int core_session_pending(lua_State *L) {
   core_session *s = core_check_session(L, 1);
-  int n = 0;
-  http_transfer *t;
-  for (t = s->http.active; t; t = t->next) n += t->attached;
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, s->http.nattached);
   return 1;
 }
 

@@ -35,6 +35,7 @@ static void http_detach(http_transfer *t) {
   if (!t->attached) return;
   curl_multi_remove_handle(t->sess->multi, t->easy);
   t->attached = 0;
+  t->sess->nattached--;
 }
 
 static void http_unlink(http_transfer *t) {
@@ -279,6 +280,7 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
   }
   t->sess = s;
   t->attached = 1;
+  s->nattached++;
   t->next = s->active;
   if (s->active) s->active->prev = t;
   s->active = t;

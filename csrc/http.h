@@ -33,6 +33,7 @@ typedef struct http_session {
   CURL *pool[16];        /* finished easy handles kept for reuse */
   int npool;
   double performed_ms;   /* when curl_multi_perform last ran */
+  int nattached;         /* transfers on the multi handle */
 } http_session;
 
 typedef struct http_request {
