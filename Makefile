@@ -74,9 +74,13 @@ test-all:
 specs: build
 	$(BUSTED) spec
 
+# Static checks: luacheck on every Lua file, cppcheck on the C sources
+# (any finding fails, style included).
 lint:
-	@sh tools/deps.sh lua-check
+	@sh tools/deps.sh lua-check cppcheck
 	luacheck --std=max+busted lua spec bin examples bench tools
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,style \
+		--std=c99 --suppress=missingIncludeSystem -DLUA_VERSION_NUM=504 -Icsrc csrc/
 
 test-c: $(BUILD)/sse_test
 	@$(BUILD)/sse_test

@@ -283,19 +283,18 @@ static void core_push_headers(lua_State *L, const buf *head) {
   const char *p = head->data, *end = head->data + head->len;
   lua_newtable(L);
   while (p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
     char name[128];
-    size_t i, nlen;
     if (eol == NULL) eol = end;
     colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon != NULL && memcmp(p, "HTTP/", 5) != 0 && (size_t)(colon - p) < sizeof(name)) {
-      nlen = (size_t)(colon - p);
+    if (colon != NULL && !(eol - p >= 5 && memcmp(p, "HTTP/", 5) == 0) &&
+        (size_t)(colon - p) < sizeof(name)) {
+      size_t i, nlen = (size_t)(colon - p);
+      const char *v = colon + 1, *ve = eol;
       for (i = 0; i < nlen; i++) {
         char c = p[i];
         name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
       }
-      v = colon + 1;
-      ve = eol;
       while (v < ve && (*v == ' ' || *v == '\t')) v++;
       while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
       lua_pushlstring(L, name, nlen);

@@ -377,7 +377,7 @@ static void json_unmark(lua_State *L, int s_idx) {
 }
 
 void json_encode(lua_State *L, int encode_fn, int v) {
-  int marked = 0, array_mt;
+  int array_mt;
   v = v < 0 && v > LUA_REGISTRYINDEX ? lua_gettop(L) + v + 1 : v;
   luaL_getmetatable(L, JSON_ARRAY_MT);
   array_mt = lua_gettop(L);
@@ -387,6 +387,7 @@ void json_encode(lua_State *L, int encode_fn, int v) {
     lua_pushlstring(L, m + skip, n - skip - 1);
     lua_remove(L, -2);
   } else {
+    int marked = 0;
     lua_pushvalue(L, encode_fn);
     if (lua_type(L, v) == LUA_TTABLE && json_needs_marks(L, v, array_mt, 0)) {
       json_copy_marked(L, v, array_mt, 0);

@@ -169,9 +169,8 @@ static int sse_run(sse_parser *p, const char *buf, size_t len,
                    sse_event_fn fn, void *ud) {
   size_t i = 0, e;
   size_t ncr = SIZE_MAX, nlf = SIZE_MAX; /* SIZE_MAX = not scanned yet */
-  char c;
   while (i < len) {
-    c = buf[i];
+    char c = buf[i];
     if (p->last_cr) {
       p->last_cr = 0;
       if (c == '\n') { /* second half of CRLF, maybe from the previous feed */

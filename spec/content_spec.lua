@@ -3,7 +3,6 @@
 local oaichat = require("oaichat")
 local content = require("oaichat.content")
 local helper = require("spec.support.helper")
-local sub = require("spec.support.subprocess")
 
 local FIX = "spec/fixtures/"
 
