@@ -123,15 +123,22 @@ check-valgrind: deps build
 		--errors-for-leak-kinds=definite,indirect \
 		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua -o spec/support/summary.lua spec
 
-# libFuzzer on the SSE parser (differential: sliced vs whole input), bounded.
+# libFuzzer, bounded: the SSE parser (differential: sliced vs whole input)
+# and the JSON glue over lua-cjson (decode never crashes; what decodes
+# round-trips). Each runs FUZZ_SECONDS on a scratch copy of its corpus.
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c99 -D_POSIX_C_SOURCE=200809L -Icsrc
 fuzz: deps
-	@sh tools/deps.sh clang libclang-rt-14-dev
+	@sh tools/deps.sh clang libclang-rt-14-dev liblua5.4-dev
 	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icsrc csrc/sse.c test/fuzz_sse.c -o build/fuzz/fuzz_sse
-	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp test/sse_corpus/* build/fuzz/corpus/
+	clang $(FUZZ_FLAGS) csrc/sse.c test/fuzz_sse.c -o build/fuzz/fuzz_sse
+	clang $(FUZZ_FLAGS) -I/usr/include/lua5.4 test/fuzz_json.c $(SRCS) -llua5.4 -lcurl -o build/fuzz/fuzz_json
+	@rm -rf build/fuzz/sse_corpus build/fuzz/json_corpus
+	@cp -r test/sse_corpus build/fuzz/sse_corpus && cp -r test/json_corpus build/fuzz/json_corpus
 	build/fuzz/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
-		-print_final_stats=1 build/fuzz/corpus
+		-print_final_stats=1 build/fuzz/sse_corpus
+	build/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 \
+		-print_final_stats=1 build/fuzz/json_corpus
 
 demo: deps build
 	$(RUN_ENV) sh tools/demo.sh
