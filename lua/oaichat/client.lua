@@ -336,38 +336,48 @@ function Client:chat_many(list, opts)
   if type(concurrency) ~= "number" or concurrency < 1 then
     error("client:chat_many: concurrency must be a number >= 1", 2)
   end
-  -- Every item is checked (and encoded) before the first request starts, so
-  -- a bad item raises with nothing in flight.
-  local specs, n = {}, #list
+  -- Every item's shape is checked before the first request starts, so a
+  -- bad item raises with nothing in flight. Bodies are encoded only at
+  -- launch: a large list keeps no thousands of encoded bodies alive.
+  local n = #list
   for i = 1, n do
     local item = list[i]
     if type(item) ~= "table" then
       error(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i), 2)
     end
-    local spec, ctx = self:_prepare(item[1] or item.messages, item[2] or item.opts, false, "client:chat_many", 3)
-    specs[i] = { spec, ctx }
+    local opts_i = item[2] or item.opts
+    M.check_messages(item[1] or item.messages, "client:chat_many", 3)
+    if opts_i ~= nil and type(opts_i) ~= "table" then
+      error(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)), 2)
+    end
   end
-  local results, active, nexti = {}, {}, 1
+  local results, active, nactive, nexti = {}, {}, 0, 1
   local function launch()
-    while nexti <= n and #active < concurrency do
-      active[#active + 1] = { i = nexti, r = start_request(self, specs[nexti][1], specs[nexti][2]) }
-      specs[nexti] = nil
+    while nexti <= n and nactive < concurrency do
+      local item = list[nexti]
+      local spec, ctx = self:_prepare(item[1] or item.messages, item[2] or item.opts, false,
+        "client:chat_many", 3)
+      nactive = nactive + 1
+      active[nactive] = { i = nexti, r = start_request(self, spec, ctx) }
       nexti = nexti + 1
     end
   end
   local function run()
     launch()
-    while #active > 0 do
+    while nactive > 0 do
       drive(self._session, active)
-      local still = {}
-      for _, a in ipairs(active) do
+      local kept = 0
+      for j = 1, nactive do
+        local a = active[j]
         if check(a.r) then
           results[a.i] = a.r.resp or { error = a.r.err }
         else
-          still[#still + 1] = a
+          kept = kept + 1
+          active[kept] = a
         end
       end
-      active = still
+      for j = kept + 1, nactive do active[j] = nil end
+      nactive = kept
       launch()
     end
   end
