@@ -37,7 +37,7 @@ RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
 BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 	-o spec/support/summary.lua
 
-.PHONY: all build deps test test-all specs test-c check-memory check-valgrind clean fuzz lint demo
+.PHONY: all build deps test test-all specs test-c check-memory clean fuzz lint demo
 
 all: build
 build: $(MODULE)
@@ -115,13 +115,6 @@ check-memory: deps build $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
 $(BUILD)/sse_test_asan: test/sse_test.c csrc/sse.c csrc/sse.h
 	@mkdir -p $(@D)
 	$(CC) -std=c99 $(WARN) $(ASAN_FLAGS) -Icsrc csrc/sse.c test/sse_test.c -o $@
-
-# The same suite under valgrind memcheck (slower; for a second opinion).
-check-valgrind: deps build
-	$(RUN_ENV) OAICHAT_SANITIZED=1 valgrind --quiet --error-exitcode=99 \
-		--leak-check=full --show-leak-kinds=definite,indirect \
-		--errors-for-leak-kinds=definite,indirect \
-		$(LUA) /usr/bin/busted --helper=spec/support/helper.lua -o spec/support/summary.lua spec
 
 # libFuzzer, bounded: the SSE parser (differential: sliced vs whole input)
 # and the JSON glue over lua-cjson (decode never crashes; what decodes
