@@ -20,7 +20,7 @@ LUA_PKGS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev
 endif
 
 BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim luajit libluajit-5.1-dev
-TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS) valgrind
+TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS ?= -O2 -g
