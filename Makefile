@@ -19,7 +19,7 @@ LUA_INC := /usr/include/lua$(LUA_VERSION)
 LUA_PKGS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev
 endif
 
-BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim luajit libluajit-5.1-dev
+BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim nginx luajit libluajit-5.1-dev
 TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes

@@ -239,6 +239,11 @@ static void http_setup(http_transfer *t, http_request *r) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+  /* Over TLS the server may offer HTTP/2: a transfer started while the first
+     connection is still being set up waits to multiplex on it rather than
+     opening a connection of its own. */
+  if (strncmp(r->url, "https:", 6) == 0 || strncmp(r->url, "HTTPS:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (r->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent);
   if (r->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
   if (r->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
