@@ -4,49 +4,24 @@
 --
 --   local child = require("spec.support.child")
 --   local out, err, ok = child.run({ OAICHAT_DEBUG = "1" }, "print(require('oaichat').VERSION)")
-
-local server = require("spec.support.server")
+local sub = require("spec.support.subprocess")
 
 local M = {}
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(path)
-  return text
-end
-
--- Variables that would change what a child does unless a spec sets them.
+-- Beyond subprocess's own list: what would change libcurl's proxy or CA.
 local CLEARED = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
-  "NO_PROXY", "OAICHAT_DEBUG", "OAICHAT_API_KEY", "OAICHAT_BASE_URL", "OAICHAT_MODEL",
-  "OPENAI_API_KEY", "OPENAI_BASE_URL", "STARMAGIC_API_KEY", "CURL_CA_BUNDLE", "SSL_CERT_FILE",
-  "SSL_CERT_DIR" }
+  "NO_PROXY", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR" }
 
 --- Runs code with env (name -> value) and the specs' module paths; returns
 -- stdout, stderr and whether it exited with status 0.
 function M.run(env, code)
-  local script, out, err = os.tmpname(), os.tmpname(), os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(code)
-  f:close()
-  local cmd = { "env" }
-  for _, name in ipairs(CLEARED) do cmd[#cmd + 1] = "-u " .. name end
-  cmd[#cmd + 1] = "LUA_PATH=" .. shell_quote(package.path)
-  cmd[#cmd + 1] = "LUA_CPATH=" .. shell_quote(package.cpath)
-  local names = {}
-  for name in pairs(env) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do cmd[#cmd + 1] = name .. "=" .. shell_quote(env[name]) end
-  cmd[#cmd + 1] = ("%s %s >%s 2>%s"):format(shell_quote(server.interpreter()), shell_quote(script),
-    shell_quote(out), shell_quote(err))
-  local status = os.execute(table.concat(cmd, " "))
+  local script = os.tmpname()
+  sub.spit(script, code)
+  local vars = { LUA_PATH = package.path, LUA_CPATH = package.cpath }
+  for name, value in pairs(env) do vars[name] = value end
+  local r = sub.run({ script }, { env = vars, clear = CLEARED })
   os.remove(script)
-  return slurp(out), slurp(err), status == true or status == 0
+  return r.stdout, r.stderr, r.code == 0
 end
 
 return M

@@ -39,10 +39,12 @@ local function spit(path, s)
 end
 M.spit = spit
 
---- The shell words of `env -u ... NAME=value ...` for opts.env.
-function M.env_prefix(env)
+--- The shell words of `env -u ... NAME=value ...` for opts.env; `clear`
+-- names more variables to remove.
+function M.env_prefix(env, clear)
   local words = { "env" }
   for _, name in ipairs(CLEARED) do words[#words + 1] = "-u " .. name end
+  for _, name in ipairs(clear or {}) do words[#words + 1] = "-u " .. name end
   local names = {}
   for k in pairs(env or {}) do names[#names + 1] = k end
   table.sort(names)
@@ -52,8 +54,8 @@ end
 
 --- Runs argv (argv[1] = a Lua script, started with the interpreter running
 -- the specs, unless opts.exec) and returns {stdout, stderr, code}.
--- opts: env (table), stdin (string; /dev/null when nil), exec (argv[1] is
--- a program), lua (interpreter).
+-- opts: env (table), clear (more variables to remove), stdin (string;
+-- /dev/null when nil), exec (argv[1] is a program), lua (interpreter).
 function M.run(argv, opts)
   opts = opts or {}
   local words = {}
@@ -66,7 +68,7 @@ function M.run(argv, opts)
     spit(in_file, opts.stdin)
     stdin = in_file
   end
-  local cmd = ("%s %s <%s 2>%s; echo \"EXIT $?\""):format(M.env_prefix(opts.env),
+  local cmd = ("%s %s <%s 2>%s; echo \"EXIT $?\""):format(M.env_prefix(opts.env, opts.clear),
     table.concat(words, " "), quote(stdin), quote(err_file))
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("*a")
