@@ -59,8 +59,8 @@ test: deps
 	@$(MAKE) --no-print-directory test-c
 	$(BUSTED) spec
 
-# The spec suite on every supported Lua: 5.4, 5.3, 5.1 and LuaJIT 2.1.
-ALL_VERSIONS := 5.4 5.3 5.1 jit
+# The spec suite on every supported Lua: 5.4, 5.3, 5.2, 5.1 and LuaJIT 2.1.
+ALL_VERSIONS := 5.4 5.3 5.2 5.1 jit
 test-all:
 	@for v in $(ALL_VERSIONS); do \
 		echo "== Lua $$v"; \
