@@ -28,12 +28,7 @@ local function read(path)
   return s
 end
 
--- The message of the error f raises (pcall'ed directly: no position prefix).
-local function raised(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok)
-  return err
-end
+local raised = require("spec.support.util").raised
 
 describe("content helpers", function()
   it("are exported by the oaichat module", function()

@@ -40,11 +40,7 @@ local function collect(cs)
   return out
 end
 
-local function raised(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok)
-  return err
-end
+local raised = require("spec.support.util").raised
 
 describe("conversation", function()
   local srv, client

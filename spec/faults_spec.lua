@@ -17,10 +17,7 @@ local function client(opts)
   return oaichat.new(opts)
 end
 
-local function chunk(text)
-  return { id = "c1", object = "chat.completion.chunk", created = 1, model = "m",
-    choices = { { index = 0, delta = { content = text }, finish_reason = core.null } } }
-end
+local chunk = require("spec.support.util").text_chunk
 
 local function drain(s)
   local got = {}

@@ -54,16 +54,7 @@ local function drive(poll, limit)
   return took, core.now() - t0, res
 end
 
--- Distinct connection ids among the server's recorded chat requests.
-local function connections(srv)
-  local seen, n = {}, 0
-  for _, r in ipairs(srv:requests()) do
-    if not seen[r.conn] then
-      seen[r.conn], n = true, n + 1
-    end
-  end
-  return n
-end
+local connections = require("spec.support.util").connections
 
 -- Waits (polling the control API) until the server has no open client
 -- connection left; returns the number still open.

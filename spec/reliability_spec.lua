@@ -30,20 +30,8 @@ local function recording_client(opts)
   return client(opts), calls
 end
 
-local function chunk(text)
-  return { id = "c1", object = "chat.completion.chunk", created = 1, model = "m",
-    choices = { { index = 0, delta = { content = text }, finish_reason = core.null } } }
-end
-
--- Every chunk of a stream, then its error (nil on success).
-local function drain(s)
-  local got = {}
-  while true do
-    local c, err = s:next()
-    if not c then return got, err end
-    got[#got + 1] = c
-  end
-end
+local util = require("spec.support.util")
+local chunk, drain = util.text_chunk, util.drain
 
 local function contents(chunks)
   local out = {}

@@ -19,15 +19,7 @@ local function heap_kb()
   return collectgarbage("count")
 end
 
-local function distinct_connections(srv)
-  local seen, n = {}, 0
-  for _, r in ipairs(srv:requests()) do
-    if not seen[r.conn] then
-      seen[r.conn], n = true, n + 1
-    end
-  end
-  return n
-end
+local distinct_connections = require("spec.support.util").connections
 
 -- Connections the server saw. chat_many opens one per slot and reuses
 -- them; under load libcurl now and then replaces one (seen: 102 of 1,000
