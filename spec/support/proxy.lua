@@ -12,6 +12,9 @@
 --   lua spec/support/proxy.lua LOGFILE [WATCH_PID]      -- prints "PORT n"
 
 local socket = require("socket")
+-- relay.lua sits beside this file, which also runs as a bare script.
+local relay = dofile((debug.getinfo(1, "S").source:gsub("^@", ""):gsub("[^/]*$", "")) .. "relay.lua")
+local send_all, read_some, parent_alive = relay.send_all, relay.read_some, relay.parent_alive
 
 local M = {}
 
@@ -80,20 +83,6 @@ local function close_conn(conns, c)
   if c.up then c.up:close() end
 end
 
-local function send_all(sock, data)
-  sock:settimeout(2)
-  local ok = sock:send(data)
-  sock:settimeout(0)
-  return ok ~= nil
-end
-
-local function read_some(sock)
-  local data, err, partial = sock:receive(16384)
-  data = data or partial or ""
-  if err == "closed" and data == "" then return nil end
-  return data
-end
-
 local function record(log, head)
   local f = io.open(log, "ab")
   if f then
@@ -154,18 +143,8 @@ end
 local function step_pipe(conns, c, ready)
   local pairs_ = { { c.down, c.up }, { c.up, c.down } }
   for _, p in ipairs(pairs_) do
-    if ready[p[1]] and conns[c] then
-      local data = read_some(p[1])
-      if data == nil or (data ~= "" and not send_all(p[2], data)) then return close_conn(conns, c) end
-    end
+    if ready[p[1]] and conns[c] and not relay.pump(p[1], p[2]) then return close_conn(conns, c) end
   end
-end
-
-local function parent_alive(pid)
-  if not pid then return true end
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if f then f:close() end
-  return f ~= nil
 end
 
 function M.main(argv)

@@ -12,6 +12,9 @@
 --   lua spec/support/tls.lua CERT KEY UPSTREAM_PORT [WATCH_PID]   -- prints "PORT n"
 
 local socket = require("socket")
+-- relay.lua sits beside this file, which also runs as a bare script.
+local relay = dofile((debug.getinfo(1, "S").source:gsub("^@", ""):gsub("[^/]*$", "")) .. "relay.lua")
+local parent_alive = relay.parent_alive
 
 local M = {}
 
@@ -99,25 +102,6 @@ local function close_pair(conns, c)
   if c.up then c.up:close() end
 end
 
--- Sends all of data on a socket that is otherwise non-blocking.
-local function send_all(sock, data)
-  sock:settimeout(2)
-  local ok = sock:send(data)
-  sock:settimeout(0)
-  return ok ~= nil
-end
-
--- Reads what is available; returns data ("" when none) or nil when closed.
-local function read_some(sock)
-  local data, err, partial = sock:receive(16384)
-  data = data or partial or ""
-  if err == "closed" and data == "" then return nil end
-  if err and err ~= "timeout" and err ~= "wantread" and err ~= "wantwrite" and err ~= "closed" then
-    return nil
-  end
-  return data
-end
-
 local function step_handshake(conns, c, upstream_port)
   local ok, err = c.tls:dohandshake()
   if ok then
@@ -132,16 +116,8 @@ local function step_handshake(conns, c, upstream_port)
 end
 
 local function step_pipe(conns, c, ready)
-  if ready[c.tls] or c.tls:dirty() then
-    local data = read_some(c.tls)
-    if data == nil then return close_pair(conns, c) end
-    if data ~= "" and not send_all(c.up, data) then return close_pair(conns, c) end
-  end
-  if ready[c.up] then
-    local data = read_some(c.up)
-    if data == nil then return close_pair(conns, c) end
-    if data ~= "" and not send_all(c.tls, data) then return close_pair(conns, c) end
-  end
+  if (ready[c.tls] or c.tls:dirty()) and not relay.pump(c.tls, c.up) then return close_pair(conns, c) end
+  if ready[c.up] and not relay.pump(c.up, c.tls) then return close_pair(conns, c) end
 end
 
 local function accept(listener, conns, ctx)
@@ -151,13 +127,6 @@ local function accept(listener, conns, ctx)
   local tls = ssl.wrap(sock, ctx)
   tls:settimeout(0)
   conns[{ tls = tls, state = "handshake" }] = true
-end
-
-local function parent_alive(pid)
-  if not pid then return true end
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if f then f:close() end
-  return f ~= nil
 end
 
 function M.main(argv)
