@@ -82,8 +82,10 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,style \
 		--std=c99 --suppress=missingIncludeSystem -DLUA_VERSION_NUM=504 -Icsrc csrc/
 
+# The SSE parser's cases, and every provider fixture replayed at every split.
+SSE_FIXTURES := $(wildcard spec/fixtures/providers/*.sse)
 test-c: $(BUILD)/sse_test
-	@$(BUILD)/sse_test
+	@$(BUILD)/sse_test $(SSE_FIXTURES)
 
 $(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
 	@mkdir -p $(@D)
@@ -104,7 +106,7 @@ $(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
 		-o $@ $(SRCS) $(LDLIBS)
 
 check-memory: deps build $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
-	$(BUILD)/sse_test_asan
+	$(BUILD)/sse_test_asan $(SSE_FIXTURES)
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:exitcode=99 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
