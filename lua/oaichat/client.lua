@@ -226,7 +226,7 @@ end
 --- Drives the request for up to timeout_ms (0: no wait; nil or < 0: until
 -- done). Returns done, response | nil, err.
 function Request:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms)
+  local deadline = call.deadline(timeout_ms, "request:poll")
   local first = true
   while self.state ~= "done" do
     if self.state == "waiting" then
@@ -299,6 +299,8 @@ end
 
 --- Advances every transfer of the client for up to timeout_ms.
 function Client:poll(timeout_ms)
+  call.check_ms(timeout_ms, "client:poll")
+  if self.closed then return 0 end
   return self._session:step(timeout_ms or 0)
 end
 

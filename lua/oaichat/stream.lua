@@ -180,7 +180,7 @@ end
 
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms or 0)
+  local deadline = call.deadline(timeout_ms or 0, "stream:poll")
   local chunks = {}
   local chunk = advance(self, deadline)
   -- then only what is already queued: a fast stream must not keep poll busy
