@@ -410,7 +410,8 @@ describe("security", function()
       end
       local _, e4 = c:stream("hi"):next()
       errs[4] = e4
-      assert.are.same({ "http", "http", "decode", "decode" }, { errs[1].kind, errs[2].kind, errs[3].kind, errs[4].kind })
+      assert.are.same({ "http", "http", "decode", "decode" },
+        { errs[1].kind, errs[2].kind, errs[3].kind, errs[4].kind })
       for i, e in ipairs(errs) do
         for _, s in ipairs(strings_of(e)) do assert_no_fragment(s, "error " .. i) end
         assert_no_fragment(tostring(e), "tostring of error " .. i)
