@@ -101,7 +101,7 @@ local CALL_NUMBERS = { "timeout", "idle_timeout", "max_retries", "max_response_b
 function M.check_call_options(opts, where)
   for _, k in ipairs(CALL_NUMBERS) do
     local v = opts[k]
-    if v ~= nil and (type(v) ~= "number" or v < 0) then
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
       misuse.raise(("%s: opts.%s must be a non-negative number, got %s"):format(where, k, tostring(v)))
     end
   end
@@ -121,8 +121,12 @@ function M.check_options(opts)
       misuse.raise(("oaichat.new: option %s must be a %s, got %s"):format(k, want, type(v)))
     end
   end
-  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes" }) do
-    if opts[k] and opts[k] < 0 then misuse.raise(("oaichat.new: option %s must not be negative"):format(k)) end
+  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes",
+    "max_image_bytes" }) do
+    -- NaN compares false with everything: it would mean "no limit"
+    if opts[k] and (opts[k] < 0 or opts[k] ~= opts[k]) then
+      misuse.raise(("oaichat.new: option %s must not be negative or NaN, got %s"):format(k, tostring(opts[k])))
+    end
   end
   -- libcurl writes these into a header line or a URL verbatim: CR/LF would
   -- inject headers.
