@@ -13,15 +13,15 @@ Stream.__index = Stream
 
 --- Creates a stream and starts its transfer (no network wait).
 function M.new(session, spec, ctx)
-  local s = setmetatable({ session = session, spec = spec, ctx = ctx, attempt = 0,
+  local s = setmetatable({ session = session, ctx = ctx, attempt = 0,
     delivered = false, acc = accumulate.new() }, Stream)
-  call.start(s)
+  call.start(s, spec)
   return s
 end
 
 local function stream_error(s, kind, message, fields)
   fields = fields or {}
-  fields.key = s.ctx.key
+  fields.key = errors.key_of(s.ctx)
   return errors.new(kind, message, fields)
 end
 
@@ -74,7 +74,7 @@ local function finish_transfer(s)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = info.body:sub(1, 4096), request_id = info.headers["x-request-id"] })
+        body = errors.cut(info.body, 4096, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
     end
   elseif complete then
     s.state = "done"
@@ -106,10 +106,10 @@ local function take_event(s, kind, v, raw)
     if type(v) == "table" and type(v.choices) == "table" then s.acc:add(v) end
     err = event_error(s, v, raw, fields)
   elseif kind == "chunk" then
-    fields.body = tostring(raw or core.encode(v)):sub(1, 4096)
+    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = v:sub(1, 4096)
+    fields.body = errors.cut(v, 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
@@ -193,7 +193,7 @@ end
 
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms or 0)
+  local deadline = call.deadline(timeout_ms or 0, "stream:poll")
   local chunks = {}
   local chunk = advance(self, deadline)
   -- then only what is already queued: a fast stream must not keep poll busy
