@@ -53,7 +53,7 @@ end
 ---@return string|nil
 function M.reasoning(resp)
   if type(resp) ~= "table" then
-    error("oaichat.reasoning: expected a response table, got " .. type(resp), 2)
+    misuse.raise("oaichat.reasoning: expected a response table, got " .. type(resp))
   end
   local c = type(resp.choices) == "table" and resp.choices[1]
   return accumulate.message_reasoning(type(c) == "table" and c.message or nil)
