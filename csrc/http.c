@@ -219,6 +219,12 @@ static void http_setup(http_transfer *t, http_request *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* Removing a transfer whose lookup is still running would join the
+     resolver thread (seconds on a slow DNS); this leaves the thread to end
+     on its own, so poll(0), close() and __gc never wait for it. */
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
   curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");

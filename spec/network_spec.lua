@@ -1,0 +1,104 @@
+-- Real-network behaviour that event loops rely on: slow DNS, bursts,
+-- unread streams, resets after [DONE], and resources the GC cannot see.
+local helper = require("spec.support.helper")
+local child = require("spec.support.child")
+
+-- The slow-resolver shim, built by the Makefile (make specs / test / check-memory).
+local SHIM = "build/slow_dns.so"
+
+-- Runs code in a child whose lookups of "slow.test" take ms milliseconds;
+-- returns the "name value" lines it printed as a table of numbers/strings.
+local function with_slow_dns(ms, code)
+  local f = io.open(SHIM, "rb")
+  assert(f, SHIM .. " is missing: run the specs through make")
+  f:close()
+  local preload = os.getenv("LD_PRELOAD")
+  preload = (preload and preload ~= "" and preload .. " " or "") .. "./" .. SHIM
+  local out, err, ok = child.run({ LD_PRELOAD = preload, OAICHAT_SLOW_DNS_HOST = "slow.test",
+    OAICHAT_SLOW_DNS_MS = tostring(ms), SPEC_PORT = tostring(helper.server().port) }, code)
+  assert(ok, "child failed: " .. tostring(err) .. tostring(out))
+  local got = {}
+  for name, value in out:gmatch("(%S+) ([^\n]*)") do got[name] = tonumber(value) or value end
+  return got
+end
+
+local PRELUDE = [[
+local oaichat = require("oaichat")
+local core = require("oaichat.core")
+local url = "http://slow.test:" .. os.getenv("SPEC_PORT") .. "/v1"
+local function new() return oaichat.new{ base_url = url, api_key = "k", connect_timeout = 0.5, max_retries = 0 } end
+local function timed(f, ...) local t = core.now(); f(...); return core.now() - t end
+local function report(name, v) io.write(name, " ", tostring(v), "\n") end
+]]
+
+describe("network", function()
+  describe("a 3 s DNS lookup (LD_PRELOAD shim) with connect_timeout = 0.5", function()
+    -- Bounds are generous (1 s against a 3 s lookup) so they hold under ASan
+    -- on a loaded machine; before the fix each of these took 1.5-3 s.
+    it("never blocks stream:poll(0), request:poll(0), close(), client:close() or the GC", function()
+      local got = with_slow_dns(3000, PRELUDE .. [[
+local c = new()
+local s, worst, polls = c:stream("hi"), 0, 0
+while true do
+  local done
+  local d = timed(function() local _; _, done = s:poll(0) end)
+  worst, polls = math.max(worst, d), polls + 1
+  if done then break end
+  core.sleep(0.01)
+end
+local r, rworst = c:chat_async("hi"), 0
+while true do
+  local done
+  rworst = math.max(rworst, timed(function() done = r:poll(0) end))
+  if done then break end
+  core.sleep(0.01)
+end
+report("poll_worst", worst)
+report("request_poll_worst", rworst)
+report("polls", polls)
+local _, err = s:next()
+report("kind", err and err.kind)
+s = c:stream("hi"); s:poll(0); core.sleep(0.1)
+report("close", timed(function() s:close() end))
+r = c:chat_async("hi"); r:poll(0); core.sleep(0.1)
+report("request_close", timed(function() r:close() end))
+s = c:stream("hi"); s:poll(0); core.sleep(0.1)
+report("client_close", timed(function() c:close() end))
+local c2 = new()
+s = c2:stream("hi"); s:poll(0); core.sleep(0.1)
+s, c2 = nil, nil
+report("gc", timed(function() collectgarbage() collectgarbage() end))
+]])
+      assert.equal("timeout", got.kind)
+      assert.is_true(got.polls >= 2)
+      assert.is_true(got.poll_worst < 1, "stream:poll(0) took " .. got.poll_worst .. " s")
+      assert.is_true(got.request_poll_worst < 1, "request:poll(0) took " .. got.request_poll_worst .. " s")
+      assert.is_true(got.close < 1, "stream:close() took " .. got.close .. " s")
+      assert.is_true(got.request_close < 1, "request:close() took " .. got.request_close .. " s")
+      assert.is_true(got.client_close < 1, "client:close() took " .. got.client_close .. " s")
+      assert.is_true(got.gc < 1, "collecting a client took " .. got.gc .. " s")
+    end)
+
+    it("chat() gives up at connect_timeout, not when the lookup ends", function()
+      local got = with_slow_dns(3000, PRELUDE .. [[
+local c = new()
+local t = core.now()
+local _, err = c:chat("hi")
+report("elapsed", core.now() - t)
+report("kind", err.kind)
+]])
+      assert.equal("timeout", got.kind)
+      assert.is_true(got.elapsed < 2, "chat() took " .. got.elapsed .. " s")
+    end)
+
+    it("still answers once a slow lookup finishes within connect_timeout", function()
+      local got = with_slow_dns(200, PRELUDE .. [[
+local c = oaichat.new{ base_url = url, api_key = "k", connect_timeout = 10, max_retries = 0 }
+local resp, err = c:chat("hi")
+report("text", resp and oaichat.text(resp) ~= nil)
+report("err", err and tostring(err))
+]])
+      assert.equal("true", got.text)
+    end)
+  end)
+end)
