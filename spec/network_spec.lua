@@ -2,6 +2,9 @@
 -- unread streams, resets after [DONE], and resources the GC cannot see.
 local helper = require("spec.support.helper")
 local child = require("spec.support.child")
+local util = require("spec.support.util")
+local oaichat = require("oaichat")
+local cjson = require("cjson")
 
 -- The slow-resolver shim, built by the Makefile (make specs / test / check-memory).
 local SHIM = "build/slow_dns.so"
@@ -99,6 +102,45 @@ report("text", resp and oaichat.text(resp) ~= nil)
 report("err", err and tostring(err))
 ]])
       assert.equal("true", got.text)
+    end)
+  end)
+
+  describe("[DONE] then a TCP reset inside the grace wait", function()
+    -- The script's pieces, chunk-encoded as the mock sends them, so the
+    -- connection is reset right after [DONE], before the body's last chunk.
+    local function done_then_reset(srv, n)
+      local pieces, wire = {}, 0
+      for i = 1, n do pieces[i] = util.text_chunk("w" .. i) end
+      pieces[#pieces].choices[1].finish_reason = cjson.null
+      pieces[n + 1] = "[DONE]"
+      for _, p in ipairs(pieces) do
+        local text = "data: " .. (type(p) == "string" and p or cjson.encode(p)) .. "\n\n"
+        wire = wire + #string.format("%x\r\n", #text) + #text + 2
+      end
+      srv:queue{ { sse = pieces, chunked = true, close_after_bytes = wire, reset = true } }
+    end
+
+    it("is a success: every chunk, no error, from next(), poll() and the for loop", function()
+      local srv = helper.server()
+      local c = oaichat.new{ base_url = srv.url, api_key = "sk-spec", max_retries = 0 }
+      done_then_reset(srv, 3)
+      local got, err = util.drain(c:stream("hi"))
+      assert.is_nil(err)
+      assert.equal(3, #got)
+      done_then_reset(srv, 3)
+      local s, n, done, perr = c:stream("hi"), 0, false, nil
+      while not done do
+        local chunks
+        chunks, done, perr = s:poll(50)
+        n = n + #chunks
+      end
+      assert.is_nil(perr)
+      assert.equal(3, n)
+      done_then_reset(srv, 2)
+      local text = {}
+      for chunk in c:stream("hi") do text[#text + 1] = chunk.choices[1].delta.content end
+      assert.equal("w1w2", table.concat(text))
+      c:close()
     end)
   end)
 end)

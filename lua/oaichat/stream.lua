@@ -48,7 +48,12 @@ local function finish_transfer(s)
   local info = call.take_info(s, true)
   local ctx = s.ctx
   local err
-  if info.code ~= 0 then
+  if info.sse_done then
+    -- [DONE] arrived: whatever happened to the connection afterwards (a
+    -- reset in the grace wait) cannot take the answer back.
+    s.state = "done"
+    return
+  elseif info.code ~= 0 then
     err = errors.from_transport(info, ctx)
     if s.delivered and (err.kind == "connection") then
       err = stream_error(s, "stream", "the stream broke off before [DONE]: " .. err.message,
@@ -56,9 +61,6 @@ local function finish_transfer(s)
     end
   elseif info.status < 200 or info.status > 299 then
     err = errors.from_status(info, ctx)
-  elseif info.sse_done then
-    s.state = "done"
-    return
   elseif not info.sse then
     local obj = core.decode(info.body)
     if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
