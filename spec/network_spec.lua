@@ -143,4 +143,64 @@ report("err", err and tostring(err))
       c:close()
     end)
   end)
+
+  describe("a burst of 200,000 tiny events", function()
+    local burst
+    setup(function() burst = require("spec.support.burst_server").start() end)
+    teardown(function() burst:stop() end)
+
+    it("one poll(0) returns at most POLL_MAX_CHUNKS chunks; the rest stay queued for the next polls", function()
+      local max = require("oaichat.stream").POLL_MAX_CHUNKS
+      local c = oaichat.new{ base_url = burst:url(200000), api_key = "sk-spec", max_retries = 0 }
+      local s = c:stream("hi")
+      local total, polls, most, done, err = 0, 0, 0, false, nil
+      while not done do
+        local chunks
+        chunks, done, err = s:poll(0)
+        polls, total, most = polls + 1, total + #chunks, math.max(most, #chunks)
+        if #chunks == 0 and not done then require("oaichat.core").sleep(0.001) end
+      end
+      assert.is_nil(err)
+      assert.equal(200000, total)
+      assert.equal(max, most)
+      assert.is_true(polls >= 200000 / max)
+      c:close()
+    end)
+  end)
+
+  describe("an unread stream", function()
+    local burst
+    setup(function() burst = require("spec.support.burst_server").start() end)
+    teardown(function() burst:stop() end)
+
+    local function rss_kib()
+      local f = assert(io.open("/proc/self/status"))
+      local kib = tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
+      f:close()
+      return kib
+    end
+
+    it("stops reading (backpressure) while its queue is full, and resumes when read", function()
+      -- 300,000 events are 17 MB; the queue holds about 1 MiB of them.
+      local c = oaichat.new{ base_url = burst:url(300000), api_key = "sk-spec", max_retries = 0,
+        idle_timeout = 1 }
+      local s = c:stream("hi")
+      collectgarbage()
+      local before = rss_kib()
+      -- Drive the client for a second or more without reading the stream
+      -- (and past its idle_timeout: a paused stream is not idle).
+      local t0 = require("oaichat.core").now()
+      repeat c:poll(10) until require("oaichat.core").now() - t0 > 1.5
+      local grown = rss_kib() - before
+      assert.is_true(grown < 8 * 1024, ("RSS grew by %d KiB while unread"):format(grown))
+      -- Reading past the first queueful proves the transfer resumed.
+      for _ = 1, 50000 do
+        local chunk, err = s:next()
+        assert.is_nil(err)
+        assert.is_table(chunk)
+      end
+      s:close()
+      c:close()
+    end)
+  end)
 end)

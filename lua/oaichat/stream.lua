@@ -180,6 +180,11 @@ function Stream:__call()
   return chunk
 end
 
+-- At most this many chunks per poll: a burst stays queued for the next
+-- polls instead of stalling the caller's frame (about 1 ms of decoding).
+local POLL_MAX_CHUNKS = 256
+M.POLL_MAX_CHUNKS = POLL_MAX_CHUNKS
+
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
   local deadline = call.deadline(timeout_ms or 0)
@@ -188,9 +193,11 @@ function Stream:poll(timeout_ms)
   -- then only what is already queued: a fast stream must not keep poll busy
   while chunk do
     chunks[#chunks + 1] = chunk
-    chunk = self.state == "running" and take_event(self)
+    chunk = self.state == "running" and #chunks < POLL_MAX_CHUNKS and take_event(self)
   end
-  if self.state == "running" and self.transfer:done() then finish_transfer(self) end
+  if self.state == "running" and self.transfer:done() and not self.transfer:has_events() then
+    finish_transfer(self)
+  end
   return chunks, self.state == "done", self.err
 end
 
