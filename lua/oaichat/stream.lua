@@ -53,7 +53,12 @@ local function finish_transfer(s)
   -- Servers that never send [DONE] end a complete answer with every choice's
   -- finish_reason (llama.cpp before Sept 2024): that is a success.
   local complete = s.delivered and s.acc:all_finished()
-  if info.code ~= 0 then
+  if info.sse_done then
+    -- [DONE] arrived: whatever happened to the connection afterwards (a
+    -- reset in the grace wait) cannot take the answer back.
+    s.state = "done"
+    return
+  elseif info.code ~= 0 then
     err = errors.from_transport(info, ctx)
     if complete and err.kind == "connection" and info.status >= 200 and info.status <= 299 then
       s.state = "done"
@@ -64,9 +69,6 @@ local function finish_transfer(s)
     end
   elseif info.status < 200 or info.status > 299 then
     err = errors.from_status(info, ctx)
-  elseif info.sse_done then
-    s.state = "done"
-    return
   elseif not info.sse then
     local obj = core.decode(info.body)
     if errors.parse_error_body(obj, {}, false) then
@@ -191,6 +193,11 @@ function Stream:__call()
   return chunk
 end
 
+-- At most this many chunks per poll: a burst stays queued for the next
+-- polls instead of stalling the caller's frame (about 1 ms of decoding).
+local POLL_MAX_CHUNKS = 256
+M.POLL_MAX_CHUNKS = POLL_MAX_CHUNKS
+
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
   local deadline = call.deadline(timeout_ms or 0, "stream:poll")
@@ -199,9 +206,11 @@ function Stream:poll(timeout_ms)
   -- then only what is already queued: a fast stream must not keep poll busy
   while chunk do
     chunks[#chunks + 1] = chunk
-    chunk = self.state == "running" and take_event(self)
+    chunk = self.state == "running" and #chunks < POLL_MAX_CHUNKS and take_event(self)
   end
-  if self.state == "running" and self.transfer:done() then finish_transfer(self) end
+  if self.state == "running" and self.transfer:done() and not self.transfer:has_events() then
+    finish_transfer(self)
+  end
   return chunks, self.state == "done", self.err
 end
 
