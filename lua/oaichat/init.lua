@@ -1,4 +1,5 @@
 --- oaichat: a client for OpenAI-compatible chat-completion services.
+local accumulate = require("oaichat.accumulate")
 local client = require("oaichat.client")
 local core = require("oaichat.core")
 local misuse = require("oaichat.misuse")
@@ -43,6 +44,19 @@ function M.text(resp)
   local content = type(msg) == "table" and msg.content
   if type(content) == "string" then return content end
   return nil
+end
+
+--- The reasoning text of a response's first choice, whichever field the
+-- server used (reasoning_content, reasoning, Mistral's thinking parts,
+-- OpenRouter's reasoning_details); nil when there is none.
+---@param resp table
+---@return string|nil
+function M.reasoning(resp)
+  if type(resp) ~= "table" then
+    misuse.raise("oaichat.reasoning: expected a response table, got " .. type(resp))
+  end
+  local c = type(resp.choices) == "table" and resp.choices[1]
+  return accumulate.message_reasoning(type(c) == "table" and c.message or nil)
 end
 
 local default_client
