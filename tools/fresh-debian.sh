@@ -2,10 +2,9 @@
 # Tries the README's install lines on a fresh Debian 12, as a new user would:
 # debootstraps a minimal bookworm into a folder of its own, clones this
 # checkout's HEAD into it, and in a chroot runs, timing each step:
-#   1. the README's line that installs make, then `make demo` (and checks it
-#      installed neither nginx nor neovim nor busted),
-#   2. the README's LuaRocks install lines, then `oaichat --version` from the
-#      installed tree (outside the checkout),
+#   1. the README's line that installs make, then its LuaRocks install lines,
+#      then `oaichat --version` from the installed tree (outside the checkout),
+#   2. `make demo` (and checks it installed neither nginx nor neovim nor busted),
 #   3. `make test` (skip with FRESH_SKIP_TEST=1: it installs and runs most).
 # Usage (as root): tools/fresh-debian.sh [DIR]   DIR must not exist yet
 # (default: a new /var/tmp/oaichat-fresh.XXXXXX); it is removed at the end
@@ -107,12 +106,12 @@ head=$(git -C "$src" rev-parse HEAD)
 clone() { git clone -q "$src" "$dir/root/oaichat" && git -C "$dir/root/oaichat" checkout -q "$head"; }
 step "clone the checkout's HEAD (${head%"${head#???????}"})" clone
 step "README: install make" make_line
-step "make demo" in_chroot "make demo"
-step "make demo installed only what it needs" demo_only
 step "README: LuaRocks install lines" run_readme Install ""
 step "oaichat --version (installed tree, from /)" \
   chroot "$dir" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin /bin/sh -ec \
   'cd / && command -v oaichat && oaichat --version && head -n 3 "$(command -v oaichat)" | grep -o "exec [^ ]*"'
+step "make demo" in_chroot "make demo"
+step "make demo installed only what it needs" demo_only
 if [ "${FRESH_SKIP_TEST:-0}" != 1 ]; then
   step "make test" in_chroot "make test"
 fi
