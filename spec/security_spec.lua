@@ -52,6 +52,14 @@ local function strings_of(v, out, seen)
   return out
 end
 
+-- No 6-byte piece of the key in s (a cut key leaves its start behind).
+local function assert_no_fragment(s, what)
+  for i = 1, #KEY - 5 do
+    local piece = KEY:sub(i, i + 5)
+    assert.is_falsy(s:find(piece, 1, true), what .. " shows " .. piece .. " of the key: " .. s:sub(1, 300))
+  end
+end
+
 local function assert_no_key(v, what)
   for _, s in ipairs(strings_of(v)) do
     assert.is_falsy(s:find(KEY, 1, true), what .. " holds the key: " .. s)
@@ -381,6 +389,74 @@ describe("security", function()
         ([[require("oaichat").new({ max_retries = 0 }):chat("my key is %s")]]):format(KEY))
       assert.is_truthy(err_out:find("my key is ***", 1, true), err_out)
       assert.is_falsy(err_out:find(KEY, 1, true))
+    end)
+
+    it("leaves no byte of a key straddling the 4 KiB body cut or the 200-byte message cut", function()
+      -- the key starts a few bytes before each cut, so a cut made before
+      -- redacting would leave its first bytes behind
+      local at_body, at_msg = ("x"):rep(4096 - 10), ("y"):rep(200 - 12)
+      local chunk_body = '{"choices": "' .. at_body:sub(14) .. KEY .. '"'
+      srv:queue({
+        { status = 500, body = at_body .. KEY .. ("z"):rep(100) },
+        { status = 500, body = at_msg .. KEY .. " tail" },
+        { status = 200, body = at_body .. KEY .. "not json" },
+        { raw_events = { "data: " .. chunk_body .. "\n\n" } },
+      })
+      local c = client()
+      local errs = {}
+      for i = 1, 3 do
+        local _, e = c:chat("hi")
+        errs[i] = e
+      end
+      local _, e4 = c:stream("hi"):next()
+      errs[4] = e4
+      assert.are.same({ "http", "http", "decode", "decode" },
+        { errs[1].kind, errs[2].kind, errs[3].kind, errs[4].kind })
+      for i, e in ipairs(errs) do
+        for _, s in ipairs(strings_of(e)) do assert_no_fragment(s, "error " .. i) end
+        assert_no_fragment(tostring(e), "tostring of error " .. i)
+      end
+      -- the cut still happens, and the masked key is marked
+      assert.are.equal(4096, #errs[1].body)
+      assert.is_truthy(errs[1].body:find("x***", 1, true), errs[1].body:sub(-20))
+      assert.is_truthy(errs[2].message:find("y***", 1, true), errs[2].message)
+      assert.is_truthy(errs[4].body:find("***", 1, true))
+    end)
+
+    it("masks a key the server cut off mid-way at the end of a body", function()
+      srv:queue({ { status = 500, body = "your key " .. KEY:sub(1, 20) } })
+      local _, err = client():chat("hi")
+      for _, s in ipairs(strings_of(err)) do assert_no_fragment(s, "error") end
+      assert.is_truthy(err.body:find("your key ***", 1, true), err.body)
+    end)
+
+    it("masks every credential header, in any case, in the OAICHAT_DEBUG=1 trace", function()
+      local others = { "sk-other-azure-0000111122223333", "sk-other-anthropic-4444555566667777",
+        "sk-other-gemini-88889999aaaabbbb", "sk-other-bearer-ccccddddeeeeffff" }
+      local _, err_out, ok = child.run({ OAICHAT_DEBUG = "1" }, ([[
+        local oaichat = require("oaichat")
+        local c = oaichat.new({ base_url = %q, api_key = %q, max_retries = 0, headers = {
+          ["api-key"] = %q, ["X-API-KEY"] = %q, ["x-goog-api-key"] = %q,
+          ["X-Custom"] = "prefix-" .. %q .. "-suffix" } })
+        assert(c:chat("hi"))
+        assert(c:chat("hi", { headers = { AUTHORIZATION = "Bearer " .. %q } }))
+        for _ in c:stream("again", { headers = { authorization = "Bearer " .. %q } }) do end
+        local c2 = oaichat.new({ base_url = %q, max_retries = 0, headers = { Authorization = %q } })
+        assert(c2:chat("hi"))
+      ]]):format(srv.url, KEY, others[1], others[2], others[3], KEY, others[4], KEY, srv.url, others[4]))
+      assert.is_true(ok, err_out)
+      for _, secret in ipairs({ KEY, others[1], others[2], others[3], others[4] }) do
+        for i = 1, #secret - 5 do
+          local piece = secret:sub(i, i + 5)
+          assert.is_falsy(err_out:find(piece, 1, true), "the trace shows " .. piece .. ":\n" .. err_out)
+        end
+      end
+      for _, line in ipairs({ "api-key: ***", "X-API-KEY: ***", "x-goog-api-key: ***", "X-Custom: ***",
+        "AUTHORIZATION: Bearer ***", "authorization: Bearer ***", "Authorization: ***" }) do
+        assert.is_truthy(err_out:find("oaichat:   " .. line .. "\n", 1, true), line .. " missing:\n" .. err_out)
+      end
+      -- the real headers still went out
+      assert.are.equal(others[4], srv:last_request().headers.authorization)
     end)
 
     it("prints no trace without OAICHAT_DEBUG", function()

@@ -88,8 +88,19 @@ function M.ms_left(deadline)
   return ms > 0 and ms or 0
 end
 
+--- Raises (at the user's call to `where`, level counted from the caller of
+-- check_ms) unless timeout_ms is nil or a number other than NaN.
+function M.check_ms(timeout_ms, where, level)
+  if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms ~= timeout_ms) then
+    error(("%s: timeout_ms must be a number of milliseconds, got %s"):format(where,
+      type(timeout_ms) == "number" and "NaN" or type(timeout_ms)), (level or 2) + 1)
+  end
+end
+
 --- The absolute deadline of a poll timeout in milliseconds (nil or < 0: none).
-function M.deadline(timeout_ms)
+-- `where` names the poll in the argument error (raised at its caller).
+function M.deadline(timeout_ms, where)
+  M.check_ms(timeout_ms, where, 3)
   if timeout_ms == nil or timeout_ms < 0 then return nil end
   return core.now() + timeout_ms / 1000
 end

@@ -140,12 +140,30 @@ function M.check_messages(messages, where, level)
   return messages
 end
 
+-- Header names whose values are credentials, whatever the case.
+local CREDENTIAL = { authorization = true, ["proxy-authorization"] = true, ["api-key"] = true,
+  ["x-api-key"] = true, ["x-goog-api-key"] = true, cookie = true }
+
+-- A header line as the trace shows it: credentials and any value holding
+-- the key are masked ("Authorization: Bearer ***" keeps the scheme).
+local function trace_header(line, key)
+  local name, value = line:match("^([^:]*):%s*(.*)$")
+  if not name then return errors.redact(line, key) end
+  local lname = name:lower()
+  local secret = CREDENTIAL[lname] or lname:find("token", 1, true) or lname:find("secret", 1, true)
+    or lname:find("api[-_]?key") or (key and key ~= "" and value:find(key, 1, true))
+  if not secret then return errors.redact(line, key) end
+  local scheme = value:match("^(%a+) ")
+  return name .. ": " .. (scheme and scheme .. " ***" or "***")
+end
+
 local function debug_trace(self, spec)
-  local lines = { ("oaichat: POST %s"):format(spec.url) }
+  local key = secrets[self]
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, key)) }
   for _, h in ipairs(spec.headers) do
-    lines[#lines + 1] = "oaichat:   " .. (h:match("^[Aa]uthorization:") and "Authorization: Bearer ***" or h)
+    lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
-  lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, secrets[self])
+  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, key) end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
@@ -227,7 +245,7 @@ end
 --- Drives the request for up to timeout_ms (0: no wait; nil or < 0: until
 -- done). Returns done, response | nil, err.
 function Request:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms)
+  local deadline = call.deadline(timeout_ms, "request:poll")
   local first = true
   while self.state ~= "done" do
     if self.state == "waiting" then
@@ -300,6 +318,8 @@ end
 
 --- Advances every transfer of the client for up to timeout_ms.
 function Client:poll(timeout_ms)
+  call.check_ms(timeout_ms, "client:poll")
+  if self.closed then return 0 end
   return self._session:step(timeout_ms or 0)
 end
 

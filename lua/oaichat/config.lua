@@ -103,7 +103,7 @@ function M.check_call_options(opts, where, level)
   level = level or 3
   for _, k in ipairs(CALL_NUMBERS) do
     local v = opts[k]
-    if v ~= nil and (type(v) ~= "number" or v < 0) then
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
       error(("%s: opts.%s must be a non-negative number, got %s"):format(where, k, tostring(v)), level)
     end
   end
@@ -123,8 +123,12 @@ function M.check_options(opts)
       error(("oaichat.new: option %s must be a %s, got %s"):format(k, want, type(v)), 3)
     end
   end
-  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes" }) do
-    if opts[k] and opts[k] < 0 then error(("oaichat.new: option %s must not be negative"):format(k), 3) end
+  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes",
+    "max_image_bytes" }) do
+    -- NaN compares false with everything: it would mean "no limit"
+    if opts[k] and (opts[k] < 0 or opts[k] ~= opts[k]) then
+      error(("oaichat.new: option %s must not be negative or NaN, got %s"):format(k, tostring(opts[k])), 3)
+    end
   end
   -- libcurl writes these into a header line or a URL verbatim: CR/LF would
   -- inject headers.

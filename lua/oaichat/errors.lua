@@ -32,7 +32,11 @@ end
 
 M.Error = Error
 
---- Replaces every occurrence of the key in s.
+-- A tail of s shorter than the key is masked when it is the key's start
+-- (a body the server or a limit cut off mid-key) and at least this long.
+local TAIL_MIN = 6
+
+--- Replaces every occurrence of the key in s, and a trailing start of it.
 local function redact(s, key)
   if type(s) ~= "string" or not key or key == "" then return s end
   local out, start = {}, 1
@@ -42,10 +46,25 @@ local function redact(s, key)
     out[#out + 1] = s:sub(start, i - 1) .. "***"
     start = j + 1
   end
-  out[#out + 1] = s:sub(start)
+  local rest = s:sub(start)
+  for n = math.min(#key - 1, #rest), TAIL_MIN, -1 do
+    if rest:sub(-n) == key:sub(1, n) then
+      rest = rest:sub(1, -n - 1) .. "***"
+      break
+    end
+  end
+  out[#out + 1] = rest
   return table.concat(out)
 end
 M.redact = redact
+
+--- The first n bytes of s with the key redacted first: a key straddling
+-- the cut must not leave its first bytes behind.
+function M.cut(s, n, key)
+  s = redact(s, key)
+  if #s <= n then return s end
+  return s:sub(1, n)
+end
 
 local function scrub(v, key)
   if type(v) == "string" then return redact(v, key) end
@@ -69,9 +88,8 @@ function M.new(kind, message, fields)
   return e
 end
 
-local function body_start(body)
-  if #body <= BODY_MAX then return body end
-  return body:sub(1, BODY_MAX)
+local function body_start(body, key)
+  return M.cut(body, BODY_MAX, key)
 end
 
 local RETRY_STATUS = { [408] = true, [409] = true, [429] = true }
@@ -152,7 +170,7 @@ function M.from_status(info, ctx)
     local msg = api_fields(obj, fields)
     return M.new("api", msg or ("HTTP " .. status), fields)
   end
-  fields.body = body_start(body)
+  fields.body = body_start(body, ctx.key)
   local snippet = fields.body:sub(1, 200):gsub("%s+", " ")
   return M.new("http", ("HTTP %d from %s%s"):format(status, ctx.url,
     snippet ~= "" and (": " .. snippet) or ""), fields)
@@ -161,7 +179,7 @@ end
 --- An error for a 2xx body that is not the JSON expected.
 function M.decode_error(body, why, info, ctx)
   return M.new("decode", "the response is not valid JSON: " .. tostring(why), {
-    key = ctx.key, status = info and info.status, body = body_start(body),
+    key = ctx.key, status = info and info.status, body = body_start(body, ctx.key),
     request_id = info and info.headers["x-request-id"] })
 end
 

@@ -66,7 +66,7 @@ local function finish_transfer(s)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = info.body:sub(1, 4096), request_id = info.headers["x-request-id"] })
+        body = errors.cut(info.body, 4096, ctx.key), request_id = info.headers["x-request-id"] })
     end
   else
     err = stream_error(s, "stream", "the stream ended without [DONE]",
@@ -93,10 +93,10 @@ local function take_event(s, kind, v, raw)
   if kind == "error" then
     err = event_error(s, v, raw, fields)
   elseif kind == "chunk" then
-    fields.body = tostring(raw or core.encode(v)):sub(1, 4096)
+    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, s.ctx.key)
     err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = v:sub(1, 4096)
+    fields.body = errors.cut(v, 4096, s.ctx.key)
     err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
@@ -180,7 +180,7 @@ end
 
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms or 0)
+  local deadline = call.deadline(timeout_ms or 0, "stream:poll")
   local chunks = {}
   local chunk = advance(self, deadline)
   -- then only what is already queued: a fast stream must not keep poll busy
