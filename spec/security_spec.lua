@@ -6,6 +6,7 @@ local core = require("oaichat.core")
 local helper = require("spec.support.helper")
 local proxy = require("spec.support.proxy")
 local child = require("spec.support.child")
+local util = require("spec.support.util")
 
 local KEY = "sk-security-secret-0123456789abcdef"
 local ECHO_HI = "Echo: hi (1 message)"
@@ -58,6 +59,26 @@ local function assert_no_fragment(s, what)
     local piece = KEY:sub(i, i + 5)
     assert.is_falsy(s:find(piece, 1, true), what .. " shows " .. piece .. " of the key: " .. s:sub(1, 300))
   end
+end
+
+-- Every string a recursive dump shows: tables, their keys and metatables.
+local function dump_strings(v, out, seen)
+  out, seen = out or {}, seen or {}
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" and not seen[v] then
+    seen[v] = true
+    for k, x in pairs(v) do
+      dump_strings(k, out, seen)
+      dump_strings(x, out, seen)
+    end
+    dump_strings(getmetatable(v), out, seen)
+  end
+  return out
+end
+
+local function assert_no_dump(v, what)
+  for _, s in ipairs(dump_strings(v)) do assert_no_fragment(s, what) end
 end
 
 local function assert_no_key(v, what)
@@ -389,6 +410,40 @@ describe("security", function()
         ([[require("oaichat").new({ max_retries = 0 }):chat("my key is %s")]]):format(KEY))
       assert.is_truthy(err_out:find("my key is ***", 1, true), err_out)
       assert.is_falsy(err_out:find(KEY, 1, true))
+    end)
+
+    it("is in no stream, request or conversation stream when dumped (as vim.inspect would)", function()
+      srv:queue({ {}, { sse = { { error = { message = "boom" } } } }, {}, {}, {} })
+      local c = client({ headers = { ["x-api-key"] = KEY } })
+      local objects = {}
+      local s = c:stream("hi", { headers = { ["api-key"] = KEY } })
+      objects[#objects + 1] = s
+      assert_no_dump(s, "a stream before its first step")
+      assert.is_truthy(s:next())
+      assert_no_dump(s, "a stream while running")
+      util.drain(s)
+      local failed = c:stream("hi")
+      local _, err = util.drain(failed)
+      assert.are.equal("stream", err.kind)
+      objects[#objects + 1] = failed
+      local r = c:chat_async("hi")
+      assert_no_dump(r, "a request in flight")
+      local done = r:poll(nil)
+      assert.is_true(done)
+      objects[#objects + 1] = r
+      local conv = c:conversation({ system = "s" })
+      local cs = conv:stream("hi")
+      assert_no_dump(cs, "a conversation stream")
+      for _ in cs do end
+      objects[#objects + 1] = cs
+      objects[#objects + 1] = conv
+      for i, o in ipairs(objects) do assert_no_dump(o, "object " .. i .. " after the end") end
+      assert_no_dump(c, "the client")
+      assert.are.equal("***", c.headers["x-api-key"])
+      -- the key still went out
+      assert.are.equal("Bearer " .. KEY, srv:requests()[1].headers.authorization)
+      assert.are.equal(KEY, srv:requests()[1].headers["api-key"])
+      c:close()
     end)
 
     it("leaves no byte of a key straddling the 4 KiB body cut or the 200-byte message cut", function()

@@ -6,11 +6,16 @@ local retry = require("oaichat.retry")
 
 local M = {}
 
---- Starts the next attempt's transfer.
-function M.start(call)
+-- Each call's transfer spec, kept out of the call table: its header lines
+-- hold the key, and dumping a stream or request must not show it.
+local specs = setmetatable({}, { __mode = "k" })
+
+--- Starts the next attempt's transfer; the first start gives the spec.
+function M.start(call, spec)
+  if spec then specs[call] = spec end
   call.attempt = call.attempt + 1
   call.wait_until = nil
-  call.transfer = call.session:start(call.spec)
+  call.transfer = call.session:start(specs[call])
   call.state = "running"
 end
 

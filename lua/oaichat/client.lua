@@ -59,6 +59,27 @@ local function header_map(base, extra)
   return map
 end
 
+-- Header names whose values are credentials, whatever the case.
+local CREDENTIAL = { authorization = true, ["proxy-authorization"] = true, ["api-key"] = true,
+  ["x-api-key"] = true, ["x-goog-api-key"] = true, cookie = true }
+
+-- Whether a header carries a credential: by its name, or holding the key.
+local function is_credential(name, value, key)
+  local lname = name:lower()
+  return CREDENTIAL[lname] or lname:find("token", 1, true) or lname:find("secret", 1, true)
+    or lname:find("api[-_]?key") or (key and key ~= "" and tostring(value):find(key, 1, true))
+end
+
+-- The client's headers as the public field shows them: credentials masked
+-- (the real values live in `prepared`).
+local function shown_headers(headers, key)
+  local out = {}
+  for name, value in pairs(headers or {}) do
+    out[name] = is_credential(name, value, key) and "***" or value
+  end
+  return out
+end
+
 --- Creates a client. See API.md for the options.
 ---@param opts table|nil
 ---@return oaichat.Client
@@ -81,7 +102,7 @@ function M.new(opts)
     max_retries = opts.max_retries or d.max_retries,
     max_response_bytes = opts.max_response_bytes or d.max_response_bytes,
     max_image_bytes = opts.max_image_bytes or d.max_image_bytes,
-    headers = copy(opts.headers), params = copy(opts.params),
+    headers = shown_headers(opts.headers, key), params = copy(opts.params),
     proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
@@ -91,7 +112,7 @@ function M.new(opts)
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
   if key and key ~= "" then base.authorization = { "Authorization", "Bearer " .. key } end
-  base = header_map(base, self.headers)
+  base = header_map(base, opts.headers)
   local json = header_map(base, nil)
   json.accept = json.accept or { "Accept", "application/json" }
   local sse = header_map(base, nil)
@@ -140,19 +161,12 @@ function M.check_messages(messages, where, level)
   return messages
 end
 
--- Header names whose values are credentials, whatever the case.
-local CREDENTIAL = { authorization = true, ["proxy-authorization"] = true, ["api-key"] = true,
-  ["x-api-key"] = true, ["x-goog-api-key"] = true, cookie = true }
-
 -- A header line as the trace shows it: credentials and any value holding
 -- the key are masked ("Authorization: Bearer ***" keeps the scheme).
 local function trace_header(line, key)
   local name, value = line:match("^([^:]*):%s*(.*)$")
   if not name then return errors.redact(line, key) end
-  local lname = name:lower()
-  local secret = CREDENTIAL[lname] or lname:find("token", 1, true) or lname:find("secret", 1, true)
-    or lname:find("api[-_]?key") or (key and key ~= "" and value:find(key, 1, true))
-  if not secret then return errors.redact(line, key) end
+  if not is_credential(name, value, key) then return errors.redact(line, key) end
   local scheme = value:match("^(%a+) ")
   return name .. ": " .. (scheme and scheme .. " ***" or "***")
 end
@@ -200,7 +214,7 @@ function Client:_prepare(messages, opts, streaming, where, level)
     connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = self.proxy,
     ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
   }
-  local ctx = { key = secrets[self], url = self.url, max_bytes = max_bytes,
+  local ctx = { url = self.url, max_bytes = max_bytes,
     connect_timeout = self.connect_timeout, on_retry = self.on_retry,
     max_retries = opts.max_retries or self.max_retries }
   if streaming then
@@ -210,6 +224,7 @@ function Client:_prepare(messages, opts, streaming, where, level)
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
+  errors.keep_key(ctx, secrets[self])
   if self.debug then debug_trace(self, spec) end
   return spec, ctx
 end
@@ -270,8 +285,8 @@ Request.__close = Request.close
 Request.__gc = Request.close
 
 local function start_request(self, spec, ctx)
-  local r = setmetatable({ session = self._session, spec = spec, ctx = ctx, attempt = 0 }, Request)
-  call.start(r)
+  local r = setmetatable({ session = self._session, ctx = ctx, attempt = 0 }, Request)
+  call.start(r, spec)
   return r
 end
 

@@ -72,6 +72,21 @@ local function scrub(v, key)
   return v
 end
 
+-- The key of each call's error context, kept out of the context table so
+-- that dumping a stream or request (ctx included) never shows it.
+local keys = setmetatable({}, { __mode = "k" })
+
+--- Attaches the API key to a call's error context ctx; returns ctx.
+function M.keep_key(ctx, key)
+  keys[ctx] = key
+  return ctx
+end
+
+--- The API key attached to ctx (nil when none).
+function M.key_of(ctx)
+  return keys[ctx]
+end
+
 --- Makes an error object. `fields.key` (the API key) is removed from every
 -- string field and is not kept.
 function M.new(kind, message, fields)
@@ -116,7 +131,7 @@ local TLS = { [35] = true, [51] = true, [53] = true, [54] = true, [58] = true, [
 --- An error from a transfer that libcurl (or oaichat) ended before it completed.
 function M.from_transport(info, ctx)
   local code, detail = info.code, info.error or ""
-  local fields = { key = ctx.key, status = info.status ~= 0 and info.status or nil,
+  local fields = { key = keys[ctx], status = info.status ~= 0 and info.status or nil,
     request_id = info.headers["x-request-id"] }
   if info.abort == "limit" then
     return M.new("limit", ("the response exceeded max_response_bytes (%d bytes); raise "
@@ -163,14 +178,14 @@ end
 --- An error from a completed HTTP exchange with a non-2xx status.
 function M.from_status(info, ctx)
   local status, headers, body = info.status, info.headers, info.body
-  local fields = { key = ctx.key, status = status, request_id = headers["x-request-id"],
+  local fields = { key = keys[ctx], status = status, request_id = headers["x-request-id"],
     retryable = M.retryable_status(status, headers) }
   local obj = body ~= "" and core.decode(body)
   if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
     local msg = api_fields(obj, fields)
     return M.new("api", msg or ("HTTP " .. status), fields)
   end
-  fields.body = body_start(body, ctx.key)
+  fields.body = body_start(body, keys[ctx])
   local snippet = fields.body:sub(1, 200):gsub("%s+", " ")
   return M.new("http", ("HTTP %d from %s%s"):format(status, ctx.url,
     snippet ~= "" and (": " .. snippet) or ""), fields)
@@ -179,13 +194,13 @@ end
 --- An error for a 2xx body that is not the JSON expected.
 function M.decode_error(body, why, info, ctx)
   return M.new("decode", "the response is not valid JSON: " .. tostring(why), {
-    key = ctx.key, status = info and info.status, body = body_start(body, ctx.key),
+    key = keys[ctx], status = info and info.status, body = body_start(body, keys[ctx]),
     request_id = info and info.headers["x-request-id"] })
 end
 
 --- A 2xx JSON body that still carries {"error": ...}.
 function M.from_error_body(obj, info, ctx)
-  local fields = { key = ctx.key, status = info.status, request_id = info.headers["x-request-id"] }
+  local fields = { key = keys[ctx], status = info.status, request_id = info.headers["x-request-id"] }
   return M.new("api", api_fields(obj, fields) or "the service returned an error", fields)
 end
 

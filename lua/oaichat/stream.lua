@@ -13,15 +13,15 @@ Stream.__index = Stream
 
 --- Creates a stream and starts its transfer (no network wait).
 function M.new(session, spec, ctx)
-  local s = setmetatable({ session = session, spec = spec, ctx = ctx, attempt = 0,
+  local s = setmetatable({ session = session, ctx = ctx, attempt = 0,
     delivered = false, acc = accumulate.new() }, Stream)
-  call.start(s)
+  call.start(s, spec)
   return s
 end
 
 local function stream_error(s, kind, message, fields)
   fields = fields or {}
-  fields.key = s.ctx.key
+  fields.key = errors.key_of(s.ctx)
   return errors.new(kind, message, fields)
 end
 
@@ -66,7 +66,7 @@ local function finish_transfer(s)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = errors.cut(info.body, 4096, ctx.key), request_id = info.headers["x-request-id"] })
+        body = errors.cut(info.body, 4096, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
     end
   else
     err = stream_error(s, "stream", "the stream ended without [DONE]",
@@ -93,10 +93,10 @@ local function take_event(s, kind, v, raw)
   if kind == "error" then
     err = event_error(s, v, raw, fields)
   elseif kind == "chunk" then
-    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, s.ctx.key)
+    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = errors.cut(v, 4096, s.ctx.key)
+    fields.body = errors.cut(v, 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
