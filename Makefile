@@ -157,7 +157,6 @@ rock-install:
 	mkdir -p $(LIBDIR)/oaichat $(LUADIR)/oaichat
 	cp $(ROCK_BUILD)/oaichat/core.so $(LIBDIR)/oaichat/core.so
 	cp lua/oaichat/*.lua $(LUADIR)/oaichat/
-	mv $(LUADIR)/oaichat/init.lua $(LUADIR)/oaichat.lua
 
 # A source rock of the release rockspec from the checkout (uncommitted
 # changes included), installed into a temporary tree and run from there.

@@ -2,6 +2,7 @@
 -- after a failure either schedule another attempt or settle on the error.
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
+local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
 
 local M = {}
@@ -93,19 +94,19 @@ function M.ms_left(deadline)
   return ms > 0 and ms or 0
 end
 
---- Raises (at the user's call to `where`, level counted from the caller of
--- check_ms) unless timeout_ms is nil or a number other than NaN.
-function M.check_ms(timeout_ms, where, level)
+--- Raises (at the user's call to `where`) unless timeout_ms is nil or a
+-- number other than NaN.
+function M.check_ms(timeout_ms, where)
   if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms ~= timeout_ms) then
-    error(("%s: timeout_ms must be a number of milliseconds, got %s"):format(where,
-      type(timeout_ms) == "number" and "NaN" or type(timeout_ms)), (level or 2) + 1)
+    misuse.raise(("%s: timeout_ms must be a number of milliseconds, got %s"):format(where,
+      type(timeout_ms) == "number" and "NaN" or type(timeout_ms)))
   end
 end
 
 --- The absolute deadline of a poll timeout in milliseconds (nil or < 0: none).
 -- `where` names the poll in the argument error (raised at its caller).
 function M.deadline(timeout_ms, where)
-  M.check_ms(timeout_ms, where, 3)
+  M.check_ms(timeout_ms, where)
   if timeout_ms == nil or timeout_ms < 0 then return nil end
   return core.now() + timeout_ms / 1000
 end

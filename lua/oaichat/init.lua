@@ -17,6 +17,7 @@ local function load_core()
 end
 local core = load_core()
 local client = require("oaichat.client")
+local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
 -- Adds client:conversation and client:conversation_from_json.
 require("oaichat.conversation")
@@ -33,7 +34,7 @@ M.null = core.null
 ---@return table
 function M.array(t)
   if t ~= nil and type(t) ~= "table" then
-    error("oaichat.array: expected a table or nil, got " .. type(t), 2)
+    misuse.raise("oaichat.array: expected a table or nil, got " .. type(t))
   end
   return setmetatable(t or {}, core.array_mt)
 end
@@ -51,7 +52,7 @@ M.user = parts.user
 ---@return string|nil
 function M.text(resp)
   if type(resp) ~= "table" then
-    error("oaichat.text: expected a response table, got " .. type(resp), 2)
+    misuse.raise("oaichat.text: expected a response table, got " .. type(resp))
   end
   local c = type(resp.choices) == "table" and resp.choices[1]
   local msg = type(c) == "table" and c.message
@@ -69,7 +70,7 @@ end
 
 --- client:chat on the default client.
 function M.chat(messages, opts)
-  local resp, err = client.chat_at(M.default(), messages, opts, "oaichat.chat", 3)
+  local resp, err = client.chat_at(M.default(), messages, opts, "oaichat.chat")
   return resp, err
 end
 
