@@ -2,6 +2,7 @@
 -- A turn is committed only once it succeeded, so a failed, cancelled or
 -- broken-off turn leaves the history exactly as it was.
 -- Adds Client:conversation and Client:conversation_from_json.
+local accumulate = require("oaichat.accumulate")
 local client_mod = require("oaichat.client")
 local content = require("oaichat.content")
 local core = require("oaichat.core")
@@ -68,6 +69,8 @@ local function clean_message(msg)
   for k, v in pairs(msg) do
     if k ~= "content" and not is_empty(v) then out[k] = deep_copy(v) end
   end
+  -- tool calls without an id get one, so the tool messages can answer them
+  out.tool_calls = accumulate.history_calls(out.tool_calls)
   local c = msg.content
   if c == nil or (c == "" and out.tool_calls) then c = null end
   out.content = deep_copy(c)
@@ -270,7 +273,7 @@ end
 local function chunk_piece(chunk)
   if type(chunk.choices) ~= "table" then return nil end
   for _, c in ipairs(chunk.choices) do
-    if (c.index == nil or c.index == 0) and type(c.delta) == "table" then
+    if type(c) == "table" and (c.index == nil or c.index == 0) and type(c.delta) == "table" then
       local piece = c.delta.content
       if type(piece) == "string" and piece ~= "" then return piece end
       return nil

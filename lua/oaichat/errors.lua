@@ -26,6 +26,7 @@ function Error.__tostring(e)
   if e.status and e.status > 0 then out[#out + 1] = " " .. e.status end
   if e.code ~= nil and e.code ~= core.null then out[#out + 1] = " (" .. tostring(e.code) .. ")" end
   out[#out + 1] = ": " .. tostring(e.message)
+  if e.context then out[#out + 1] = " (" .. tostring(e.context) .. ")" end
   if e.request_id then out[#out + 1] = " [request " .. e.request_id .. "]" end
   return (table.concat(out):gsub("[\r\n]+", " "))
 end
@@ -164,15 +165,46 @@ function M.from_transport(info, ctx)
   return M.new("connection", ("%s (%s): %s"):format(what, ctx.url, detail), fields)
 end
 
-local function api_fields(obj, fields)
+-- A field of an error worth keeping: a string or a number.
+local function scalar(v)
+  local t = type(v)
+  if t == "string" or t == "number" then return v end
+  return nil
+end
+
+-- The error a decoded body describes, in every shape services use:
+-- {"error": {...}}, {"error": "text"}, Gemini's [{"error": {...}}], vLLM's
+-- and Mistral's {"object": "error", "message": ...}, FastAPI's {"detail": ...}.
+-- Fills fields.type/code/param; returns true and the service's message (or
+-- nil), or false when the body is no error. `detail` counts only when
+-- with_detail (a 2xx body carrying one is not an error).
+function M.parse_error_body(obj, fields, with_detail)
+  if type(obj) ~= "table" then return false end
+  if obj.error == nil and type(obj[1]) == "table" and obj[1].error ~= nil then obj = obj[1] end
   local e = obj.error
   if type(e) == "table" then
-    fields.type, fields.code, fields.param = e.type, e.code, e.param
-    return type(e.message) == "string" and e.message or nil
-  elseif type(e) == "string" then
-    return e
+    fields.type = scalar(e.type) or scalar(e.status)
+    fields.code, fields.param = scalar(e.code), scalar(e.param)
+    return true, scalar(e.message) and tostring(e.message)
+  elseif e ~= nil and e ~= core.null then
+    return true, type(e) == "string" and e or nil
+  elseif obj.object == "error" then
+    fields.type, fields.code, fields.param = scalar(obj.type), scalar(obj.code), scalar(obj.param)
+    return true, type(obj.message) == "string" and obj.message or nil
   end
-  return type(obj.message) == "string" and obj.message or nil
+  local d = with_detail and obj.detail
+  if type(d) == "string" then return true, d end
+  if type(d) == "table" and type(d[1]) == "table" then
+    local first = d[1]
+    fields.type = scalar(first.type)
+    if type(first.loc) == "table" then
+      local loc = {}
+      for i, part in ipairs(first.loc) do loc[i] = tostring(part) end
+      fields.param = table.concat(loc, ".")
+    end
+    return true, type(first.msg) == "string" and first.msg or nil
+  end
+  return false
 end
 
 --- An error from a completed HTTP exchange with a non-2xx status.
@@ -181,10 +213,8 @@ function M.from_status(info, ctx)
   local fields = { key = keys[ctx], status = status, request_id = headers["x-request-id"],
     retryable = M.retryable_status(status, headers) }
   local obj = body ~= "" and core.decode(body)
-  if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
-    local msg = api_fields(obj, fields)
-    return M.new("api", msg or ("HTTP " .. status), fields)
-  end
+  local is_error, msg = M.parse_error_body(obj, fields, true)
+  if is_error then return M.new("api", msg or ("HTTP " .. status), fields) end
   fields.body = body_start(body, keys[ctx])
   local snippet = fields.body:sub(1, 200):gsub("%s+", " ")
   return M.new("http", ("HTTP %d from %s%s"):format(status, ctx.url,
@@ -201,7 +231,8 @@ end
 --- A 2xx JSON body that still carries {"error": ...}.
 function M.from_error_body(obj, info, ctx)
   local fields = { key = keys[ctx], status = info.status, request_id = info.headers["x-request-id"] }
-  return M.new("api", api_fields(obj, fields) or "the service returned an error", fields)
+  local _, msg = M.parse_error_body(obj, fields, false)
+  return M.new("api", msg or "the service returned an error", fields)
 end
 
 return M

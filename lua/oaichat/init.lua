@@ -16,6 +16,7 @@ local function load_core()
     :format(file, here, symbol, target, target), 0)
 end
 local core = load_core()
+local accumulate = require("oaichat.accumulate")
 local client = require("oaichat.client")
 local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
@@ -59,6 +60,19 @@ function M.text(resp)
   local content = type(msg) == "table" and msg.content
   if type(content) == "string" then return content end
   return nil
+end
+
+--- The reasoning text of a response's first choice, whichever field the
+-- server used (reasoning_content, reasoning, Mistral's thinking parts,
+-- OpenRouter's reasoning_details); nil when there is none.
+---@param resp table
+---@return string|nil
+function M.reasoning(resp)
+  if type(resp) ~= "table" then
+    misuse.raise("oaichat.reasoning: expected a response table, got " .. type(resp))
+  end
+  local c = type(resp.choices) == "table" and resp.choices[1]
+  return accumulate.message_reasoning(type(c) == "table" and c.message or nil)
 end
 
 local default_client
