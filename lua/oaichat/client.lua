@@ -348,6 +348,7 @@ end
 -- once with nothing to run, turning the wait into a busy loop).
 local function drive(session, active)
   local due
+  if not session:is_open() then return end -- closed by on_retry: every call ends as canceled
   for _, a in ipairs(active) do
     if a.r.state ~= "waiting" then return session:step(10) end
     due = math.min(due or a.r.wait_until, a.r.wait_until)
