@@ -87,7 +87,7 @@ specs: build $(SHIM)
 # (any finding fails, style included).
 lint:
 	@sh tools/deps.sh lua-check cppcheck
-	luacheck --std=max+busted lua spec bin examples bench tools
+	luacheck lua spec bin examples bench tools
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,style \
 		--std=c99 --suppress=missingIncludeSystem -DLUA_VERSION_NUM=504 -Icsrc csrc/
 
