@@ -8,7 +8,8 @@ local stream = require("oaichat.stream")
 
 local M = {}
 
-M.VERSION = "0.1.0"
+-- The version lives in csrc/core.c (CORE_VERSION), the rockspecs follow it.
+M.VERSION = core.version
 
 -- Keys live here, not in the client table, so printing or dumping a client
 -- never shows them.
