@@ -8,7 +8,8 @@ local stream = require("oaichat.stream")
 
 local M = {}
 
-M.VERSION = "0.1.0"
+-- The version lives in csrc/core.c (CORE_VERSION), the rockspecs follow it.
+M.VERSION = core.version
 
 -- Keys live here, not in the client table, so printing or dumping a client
 -- never shows them.
@@ -215,6 +216,9 @@ function Client:_prepare(messages, opts, streaming, where)
   if streaming then
     spec.idle_timeout = opts.idle_timeout or self.idle_timeout
     ctx.idle_timeout = spec.idle_timeout
+    -- a per-call timeout bounds each attempt of a stream as a whole (as the
+    -- SDKs do); the client's timeout stays for non-streaming requests
+    spec.timeout, ctx.timeout = opts.timeout, opts.timeout
   else
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
@@ -347,6 +351,7 @@ end
 -- once with nothing to run, turning the wait into a busy loop).
 local function drive(session, active)
   local due
+  if not session:is_open() then return end -- closed by on_retry: every call ends as canceled
   for _, a in ipairs(active) do
     if a.r.state ~= "waiting" then return session:step(10) end
     due = math.min(due or a.r.wait_until, a.r.wait_until)
