@@ -496,7 +496,8 @@ describe("servers: odd chunks (11.6) give chunks or an error table, never a raw 
       '{"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[{"function":7}]}}]}',
       '{"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[null,{"id":5,'
         .. '"function":{"name":"f","arguments":7}}]}}]}',
-      '{"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"[1]"}}]}}]}',
+      '{"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[{"function":{"name":"f",'
+        .. '"arguments":"[1]"}}]}}]}',
       '{"choices":[1]}',
       '{"choices":[null]}',
       '{"choices":[{"index":NaN,"message":{"role":"assistant","content":"x","tool_calls":"x"}}]}',
