@@ -2,16 +2,42 @@
 -- after a failure either schedule another attempt or settle on the error.
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
+local errors = require("oaichat.errors")
+local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
 
 local M = {}
 
---- Starts the next attempt's transfer.
-function M.start(call)
-  call.attempt = call.attempt + 1
+-- Each call's transfer spec, kept out of the call table: its header lines
+-- hold the key, and dumping a stream or request must not show it.
+local specs = setmetatable({}, { __mode = "k" })
+
+--- Starts the next attempt's transfer; the first start gives the spec. If
+-- the client was closed meanwhile, the call ends as canceled instead.
+function M.start(call, spec)
+  if spec then specs[call] = spec end
   call.wait_until = nil
-  call.transfer = call.session:start(call.spec)
+  if not call.session:is_open() then
+    call.err = errors.new("canceled", "the client was closed before the next attempt",
+      { attempts = call.attempt })
+    call.state = "done"
+    return
+  end
+  call.attempt = call.attempt + 1
+  call.transfer = call.session:start(specs[call])
   call.state = "running"
+end
+
+-- Calls on_retry. The call is settled with err first: if the hook raises,
+-- its error propagates once and the call stays done (never half-started).
+-- Returns false if the hook closed the call.
+local function run_hook(call, err, delay)
+  call.err, call.state, call.in_hook = err, "done", true
+  local ok, hook_err = pcall(call.ctx.on_retry, err, call.attempt, delay)
+  local closed = not call.in_hook
+  call.in_hook = nil
+  if not ok then error(hook_err, 0) end
+  return not closed
 end
 
 --- Settles call.transfer's failure err: a retry (state "waiting") or the end.
@@ -20,9 +46,12 @@ function M.fail(call, err, headers)
   local ctx = call.ctx
   if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
     local delay = retry.delay(headers, call.attempt - 1)
-    if ctx.on_retry then ctx.on_retry(err, call.attempt, delay) end
+    if ctx.on_retry and not run_hook(call, err, delay) then return end
+    call.err = nil
     call.wait_until = core.now() + delay
     call.state = "waiting"
+    -- closed inside on_retry: end now rather than after the delay
+    if not call.session:is_open() then M.start(call) end
   else
     call.err = err
     call.state = "done"
@@ -55,7 +84,7 @@ end
 -- at most until deadline (nil: no limit) and returns false if still waiting.
 function M.wait_retry(call, deadline)
   local now = core.now()
-  if now >= call.wait_until then
+  if now >= call.wait_until or not call.session:is_open() then
     M.start(call)
     return true
   end
@@ -76,7 +105,12 @@ function M.cancel(call)
     call.transfer:close()
     call.transfer = nil
   end
-  if call.state == "done" then return false end
+  if call.in_hook then
+    -- closed inside on_retry: the attempt's error was only provisional
+    call.in_hook, call.err = nil, nil
+  elseif call.state == "done" then
+    return false
+  end
   call.state = "done"
   return true
 end
@@ -88,8 +122,19 @@ function M.ms_left(deadline)
   return ms > 0 and ms or 0
 end
 
+--- Raises (at the user's call to `where`) unless timeout_ms is nil or a
+-- number other than NaN.
+function M.check_ms(timeout_ms, where)
+  if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms ~= timeout_ms) then
+    misuse.raise(("%s: timeout_ms must be a number of milliseconds, got %s"):format(where,
+      type(timeout_ms) == "number" and "NaN" or type(timeout_ms)))
+  end
+end
+
 --- The absolute deadline of a poll timeout in milliseconds (nil or < 0: none).
-function M.deadline(timeout_ms)
+-- `where` names the poll in the argument error (raised at its caller).
+function M.deadline(timeout_ms, where)
+  M.check_ms(timeout_ms, where)
   if timeout_ms == nil or timeout_ms < 0 then return nil end
   return core.now() + timeout_ms / 1000
 end
