@@ -600,6 +600,11 @@ local function send_response(conn, resp)
   local pending, budget = render_head(resp), resp.close_after_bytes
   local data_pieces = #wire - (chunked and 1 or 0)
   for i, piece in ipairs(wire) do
+    if i == 1 and resp.head_first then -- the head alone, then a pause before any body byte
+      if not conn:send(pending) then return "abort" end
+      pending = ""
+      sleep_ms(resp.piece_delay_ms)
+    end
     if i > 1 and i <= data_pieces then sleep_ms(resp.piece_delay_ms) end
     if budget and #piece >= budget then
       -- Cut point: send what is allowed, then drop the connection mid-body.
@@ -921,6 +926,7 @@ local function script_response(req, script, n)
   end
   if script.chunked ~= nil and script.chunked ~= json.null then resp.chunked = script.chunked == true end
   if script.chunk_delay_ms then resp.piece_delay_ms = tonumber(script.chunk_delay_ms) end
+  resp.head_first = script.head_first == true
   resp.drip_bytes = tonumber(script.drip_bytes)
   resp.close_after_bytes = tonumber(script.close_after_bytes)
   resp.rst = script.reset == true
@@ -960,6 +966,26 @@ local function handle_chat(conn, req)
     return "abort"
   end
   return script_response(req, script, n)
+end
+
+-- GET .../models: a queued script if any, else a two-model list.
+local function handle_models(conn, req)
+  if req.method ~= "GET" then
+    return error_response(405, "Method " .. req.method .. " not allowed", "method_not_allowed")
+  end
+  state.counter = state.counter + 1
+  local script = table.remove(state.queue, 1)
+  if script then
+    sleep_ms(script.delay_ms)
+    if script.hang then return hang(conn) end
+    if script.close_before_headers then return "abort" end
+    return script_response(req, script, state.counter)
+  end
+  local resp = json_response(200, { object = "list", data = json.array({
+    { id = "mock-small", object = "model", created = CREATED, owned_by = "mock" },
+    { id = "mock-large", object = "model", created = CREATED, owned_by = "mock" } }) })
+  set_header(resp, "x-request-id", "req_mock_" .. state.counter)
+  return resp
 end
 
 local function control_queue(req)
@@ -1002,6 +1028,7 @@ local function route(conn, req)
     end
     return handle_chat(conn, req)
   end
+  if req.path:find("/models$") then return handle_models(conn, req) end
   return error_response(404, "Unknown request URL: " .. req.method .. " " .. req.path ..
     ". Please check the URL for typos.", "unknown_url")
 end
