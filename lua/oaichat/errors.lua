@@ -20,13 +20,19 @@ Error.__index = Error
 ---@field retryable boolean
 ---@field attempts integer
 ---@field body string|nil
+---@field headers table<string, string>|nil  the response headers (lower-cased), when there was a response
+---@field hint string|nil  what to check (a 401: where the key came from; a 404: the base URL)
 
 function Error.__tostring(e)
   local out = { "oaichat: ", e.kind, " error" }
   if e.status and e.status > 0 then out[#out + 1] = " " .. e.status end
   if e.code ~= nil and e.code ~= core.null then out[#out + 1] = " (" .. tostring(e.code) .. ")" end
   out[#out + 1] = ": " .. tostring(e.message)
+  if (e.kind == "connection" or e.kind == "timeout") and (e.attempts or 1) > 1 then
+    out[#out + 1] = (" (after %d attempts)"):format(e.attempts)
+  end
   if e.request_id then out[#out + 1] = " [request " .. e.request_id .. "]" end
+  if e.hint then out[#out + 1] = " -- " .. e.hint end
   return (table.concat(out):gsub("[\r\n]+", " "))
 end
 
@@ -146,7 +152,7 @@ end
 function M.from_status(info, ctx)
   local status, headers, body = info.status, info.headers, info.body
   local fields = { key = ctx.key, status = status, request_id = headers["x-request-id"],
-    retryable = M.retryable_status(status, headers) }
+    retryable = M.retryable_status(status, headers), hint = ctx.hints and ctx.hints[status] }
   local obj = body ~= "" and core.decode(body)
   if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
     local msg = api_fields(obj, fields)
