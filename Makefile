@@ -42,6 +42,12 @@ BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 all: build
 build: $(MODULE)
 
+# The specs' slow-resolver shim (LD_PRELOAD in a child process).
+SHIM := build/slow_dns.so
+$(SHIM): spec/support/slow_dns.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 $(WARN) $< -o $@ -ldl
+
 $(BUILD)/obj/%.o: csrc/%.c csrc/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -55,7 +61,7 @@ deps:
 
 # The C unit tests of the SSE parser, then the busted specs.
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build $(SHIM)
 	@$(MAKE) --no-print-directory test-c
 	$(BUSTED) spec
 
@@ -71,7 +77,7 @@ test-all:
 		$(MAKE) --no-print-directory LUA_VERSION=$$v specs || failed=1; \
 	done; exit $$failed
 
-specs: build
+specs: build $(SHIM)
 	$(BUSTED) spec
 
 # Static checks: luacheck on every Lua file, cppcheck on the C sources
@@ -82,8 +88,10 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,style \
 		--std=c99 --suppress=missingIncludeSystem -DLUA_VERSION_NUM=504 -Icsrc csrc/
 
+# The SSE parser's cases, and every provider fixture replayed at every split.
+SSE_FIXTURES := $(wildcard spec/fixtures/providers/*.sse)
 test-c: $(BUILD)/sse_test
-	@$(BUILD)/sse_test
+	@$(BUILD)/sse_test $(SSE_FIXTURES)
 
 $(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
 	@mkdir -p $(@D)
@@ -95,7 +103,10 @@ $(BUILD)/sse_test: test/sse_test.c csrc/sse.c csrc/sse.h
 # process and in the Lua children they start; LeakSanitizer checks the specs'
 # process at the end of the suite (summary.lua), so leaks in C fail it too.
 ASAN_BUILD := build/asan-$(LUA_VERSION)
-ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# float-cast-overflow is not part of -fsanitize=undefined (GCC and clang
+# alike): a double cast to an integer it does not fit is UB, so ask for it.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=undefined,float-cast-overflow
 ASAN_LIBS := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 
 $(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
@@ -103,8 +114,8 @@ $(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
 	$(CC) -shared -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(ASAN_FLAGS) -I$(LUA_INC) -Icsrc \
 		-o $@ $(SRCS) $(LDLIBS)
 
-check-memory: deps build $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
-	$(BUILD)/sse_test_asan
+check-memory: deps build $(SHIM) $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
+	$(BUILD)/sse_test_asan $(SSE_FIXTURES)
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:exitcode=99 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -4,6 +4,7 @@
  * an instance of our own (cjson.new()), so no C global holds Lua state. */
 #include <curl/curl.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -75,10 +76,31 @@ static int core_opt_bool(lua_State *L, int t, const char *k) {
   return v;
 }
 
+/* Seconds to whole milliseconds, clamped (NaN: 0, i.e. none): a cast of
+   an out-of-range double is undefined behaviour. */
 static long core_ms(double seconds) {
-  if (seconds <= 0) return 0;
+  if (!(seconds > 0)) return 0;
   if (seconds > 2e6) return 2000000000L;
   return (long)ceil(seconds * 1000.0);
+}
+
+/* A byte count from a double, clamped to size_t (NaN or <= 0: 0). */
+static size_t core_size(double v) {
+  if (!(v > 0)) return 0;
+  if (v >= (double)SIZE_MAX) return SIZE_MAX;
+  return (size_t)v;
+}
+
+/* Argument i as a poll timeout in ms: none/nil gives dflt, < 0 gives -1 (no
+   limit), beyond 2e9 ms (23 days) is clamped; NaN or a non-number raises. */
+static long core_opt_ms(lua_State *L, int i, long dflt) {
+  double ms;
+  if (lua_isnoneornil(L, i)) return dflt;
+  ms = luaL_checknumber(L, i);
+  if (ms != ms) luaL_argerror(L, i, "timeout_ms is NaN");
+  if (ms < 0) return -1;
+  if (ms > 2e9) return 2000000000L;
+  return (long)ms;
 }
 
 /* Validates every header line first, so building the list cannot raise
@@ -144,7 +166,7 @@ static int core_session_close(lua_State *L) {
 
 static int core_session_step(lua_State *L) {
   core_session *s = core_check_session(L, 1);
-  long ms = (long)luaL_optnumber(L, 2, 0);
+  long ms = core_opt_ms(L, 2, 0);
   lua_pushinteger(L, http_session_step(&s->http, ms));
   return 1;
 }
@@ -178,7 +200,7 @@ static int core_session_start(lua_State *L) {
   r.connect_timeout_ms = core_ms(core_opt_number(L, 2, "connect_timeout"));
   r.timeout_ms = core_ms(core_opt_number(L, 2, "timeout"));
   r.idle_timeout_ms = core_ms(core_opt_number(L, 2, "idle_timeout"));
-  r.max_bytes = (size_t)core_opt_number(L, 2, "max_bytes");
+  r.max_bytes = core_size(core_opt_number(L, 2, "max_bytes"));
   r.user_agent = core_opt_string(L, 2, "user_agent");
   r.proxy = core_opt_string(L, 2, "proxy");
   r.ca_file = core_opt_string(L, 2, "ca_file");
@@ -205,7 +227,7 @@ static int core_session_start(lua_State *L) {
 
 static int core_transfer_wait(lua_State *L) {
   core_transfer *t = core_check_transfer(L, 1);
-  long ms = lua_isnoneornil(L, 2) ? -1 : (long)luaL_checknumber(L, 2);
+  long ms = core_opt_ms(L, 2, -1);
   int want = lua_toboolean(L, 3);
   if (!t->live) {
     lua_pushboolean(L, 1);
@@ -447,7 +469,8 @@ static int core_now(lua_State *L) {
 static int core_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct timespec ts;
-  if (s <= 0) return 0;
+  if (!(s > 0)) return 0; /* NaN too */
+  if (s > 1e6) s = 1e6;     /* the cast below must not overflow */
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   nanosleep(&ts, NULL);

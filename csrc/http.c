@@ -8,6 +8,9 @@
 /* poll(0) on each of N transfers must not cost N full performs: one
    perform serves every transfer for this long. */
 #define HTTP_TICK_MS 0.25
+/* An unread stream stops reading its socket once this many bytes of events
+   are queued (the server then waits on TCP), and resumes below half of it. */
+#define HTTP_QUEUE_MAX (1024 * 1024)
 #define HTTP_POOL_MAX ((int)(sizeof(((http_session *)0)->pool) / sizeof(CURL *)))
 
 static void http_compact(http_transfer *t);
@@ -88,7 +91,7 @@ static void http_collect(http_session *s) {
   now = http_now_ms();
   for (t = s->active; t; t = next) {
     next = t->next;
-    if (t->attached && t->idle_ms > 0 && now - t->last_byte_ms >= (double)t->idle_ms) {
+    if (t->attached && !t->paused && t->idle_ms > 0 && now - t->last_byte_ms >= (double)t->idle_ms) {
       t->abort_reason = HTTP_ABORT_IDLE;
       http_finish(t, CURLE_OPERATION_TIMEDOUT);
     }
@@ -100,7 +103,7 @@ static long http_idle_wait(http_session *s, long timeout_ms) {
   double now = http_now_ms();
   http_transfer *t;
   for (t = s->active; t; t = t->next) {
-    if (t->attached && t->idle_ms > 0) {
+    if (t->attached && !t->paused && t->idle_ms > 0) {
       double left = t->last_byte_ms + (double)t->idle_ms - now;
       long ms = left <= 0 ? 0 : (long)left + 1;
       if (timeout_ms < 0 || ms < timeout_ms) timeout_ms = ms;
@@ -159,6 +162,11 @@ static int http_is_sse(http_transfer *t) {
 static size_t http_on_write(char *p, size_t size, size_t n, void *ud) {
   http_transfer *t = ud;
   size_t len = size * n;
+  /* Backpressure: libcurl hands the same bytes back once resumed. */
+  if (t->mode == 1 && t->events.len - t->events_pos >= HTTP_QUEUE_MAX) {
+    t->paused = 1;
+    return CURL_WRITEFUNC_PAUSE;
+  }
   t->last_byte_ms = http_now_ms();
   t->bytes_in += len;
   if (t->mode == 0) {
@@ -222,6 +230,12 @@ static void http_setup(http_transfer *t, http_request *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* Removing a transfer whose lookup is still running would join the
+     resolver thread (seconds on a slow DNS); this leaves the thread to end
+     on its own, so poll(0), close() and __gc never wait for it. */
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
   if (r->method && strcmp(r->method, "GET") == 0) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
@@ -305,8 +319,19 @@ static int http_ready(const http_transfer *t, int want_events) {
          (want_events && (t->events_pos < t->events.len || t->sse_status == SSE_DONE));
 }
 
+/* Resumes a paused stream once the reader has taken enough of its queue.
+   Not from next_event: resuming may run the write callback at once, which
+   could move the queue under an event being read. */
+static void http_resume(http_transfer *t) {
+  if (!t->paused || t->done || t->events.len - t->events_pos >= HTTP_QUEUE_MAX / 2) return;
+  t->paused = 0;
+  t->last_byte_ms = http_now_ms();
+  curl_easy_pause(t->easy, CURLPAUSE_CONT);
+}
+
 int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {
   double deadline = timeout_ms < 0 ? -1 : http_now_ms() + (double)timeout_ms;
+  http_resume(t);
   if (timeout_ms == 0 && t->sess && http_now_ms() - t->sess->performed_ms < HTTP_TICK_MS)
     return http_ready(t, want_events) || t->sess == NULL;
   for (;;) {

@@ -79,6 +79,7 @@ struct http_transfer {
   buf events; /* queued SSE events: kind byte, size_t length, data */
   size_t events_pos;
   size_t nevents;
+  int paused; /* the write callback paused: the queue is over its bound */
   sse_parser sse;
 };
 

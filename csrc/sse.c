@@ -2,7 +2,9 @@
 
    Lines are never buffered as such: the field name (at most 5 bytes matter)
    is collected in a tiny array, and the value of a "data" or "event" line is
-   appended straight into the event's data/event buffer as bytes arrive. Every
+   appended straight into the event's data/event buffer as bytes arrive. An
+   "error" line (llama.cpp's non-standard `error: {...}`) is data that makes
+   its event an error event, so a failure is never taken for content. Every
    other line (comments, id, retry, unknown fields) is skipped in streaming
    fashion, so memory is bounded by max_event_bytes regardless of line length,
    and each input byte is copied at most once. */
@@ -37,6 +39,7 @@ void sse_reset(sse_parser *p) {
   p->bom = 0;
   p->last_cr = 0;
   p->has_data = 0;
+  p->err_field = 0;
   p->name_len = 0;
 }
 
@@ -111,6 +114,11 @@ static int sse_field(sse_parser *p, int colon) {
     p->state = colon ? SSE_ST_DATA_SP : SSE_ST_START;
     return sse_data_line(p);
   }
+  if (p->name_len == 5 && memcmp(p->name, "error", 5) == 0) {
+    p->err_field = 1;
+    p->state = colon ? SSE_ST_DATA_SP : SSE_ST_START;
+    return sse_data_line(p);
+  }
   if (p->name_len == 5 && memcmp(p->name, "event", 5) == 0) {
     p->event_len = 0; /* last one wins */
     p->state = colon ? SSE_ST_EVENT_SP : SSE_ST_START;
@@ -128,10 +136,15 @@ static int sse_is(const sse_parser *p, const char *s, size_t n) {
 static int sse_dispatch(sse_parser *p, sse_event_fn fn, void *ud) {
   int call = p->has_data || sse_is(p, "error", 5);
   const char *ev = p->event_len ? p->event : "";
+  size_t ev_len = p->event_len;
   const char *data = p->data_len ? p->data : "";
   int rc = SSE_OK;
+  if (p->err_field) {
+    ev = "error";
+    ev_len = 5;
+  }
   if (call) {
-    if (p->data_len == 6 && memcmp(p->data, "[DONE]", 6) == 0 &&
+    if (!p->err_field && p->data_len == 6 && memcmp(p->data, "[DONE]", 6) == 0 &&
         (p->event_len == 0 || sse_is(p, "message", 7))) {
       rc = p->status = SSE_DONE;
     } else {
@@ -139,13 +152,14 @@ static int sse_dispatch(sse_parser *p, sse_event_fn fn, void *ud) {
         p->data[p->data_len] = '\0';
       if (p->event_len)
         p->event[p->event_len] = '\0';
-      if (fn(ud, ev, p->event_len, data, p->data_len) != 0)
+      if (fn(ud, ev, ev_len, data, p->data_len) != 0)
         rc = p->status = SSE_STOP;
     }
   }
   p->data_len = 0;
   p->event_len = 0;
   p->has_data = 0;
+  p->err_field = 0;
   return rc;
 }
 
@@ -264,6 +278,7 @@ int sse_finish(sse_parser *p, sse_event_fn fn, void *ud) {
     p->data_len = 0;
     p->event_len = 0;
     p->has_data = 0;
+    p->err_field = 0;
     p->state = SSE_ST_START;
     p->last_cr = 0;
   }

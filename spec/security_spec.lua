@@ -6,6 +6,7 @@ local core = require("oaichat.core")
 local helper = require("spec.support.helper")
 local proxy = require("spec.support.proxy")
 local child = require("spec.support.child")
+local util = require("spec.support.util")
 
 local KEY = "sk-security-secret-0123456789abcdef"
 local ECHO_HI = "Echo: hi (1 message)"
@@ -50,6 +51,34 @@ local function strings_of(v, out, seen)
     end
   end
   return out
+end
+
+-- No 6-byte piece of the key in s (a cut key leaves its start behind).
+local function assert_no_fragment(s, what)
+  for i = 1, #KEY - 5 do
+    local piece = KEY:sub(i, i + 5)
+    assert.is_falsy(s:find(piece, 1, true), what .. " shows " .. piece .. " of the key: " .. s:sub(1, 300))
+  end
+end
+
+-- Every string a recursive dump shows: tables, their keys and metatables.
+local function dump_strings(v, out, seen)
+  out, seen = out or {}, seen or {}
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" and not seen[v] then
+    seen[v] = true
+    for k, x in pairs(v) do
+      dump_strings(k, out, seen)
+      dump_strings(x, out, seen)
+    end
+    dump_strings(getmetatable(v), out, seen)
+  end
+  return out
+end
+
+local function assert_no_dump(v, what)
+  for _, s in ipairs(dump_strings(v)) do assert_no_fragment(s, what) end
 end
 
 local function assert_no_key(v, what)
@@ -381,6 +410,108 @@ describe("security", function()
         ([[require("oaichat").new({ max_retries = 0 }):chat("my key is %s")]]):format(KEY))
       assert.is_truthy(err_out:find("my key is ***", 1, true), err_out)
       assert.is_falsy(err_out:find(KEY, 1, true))
+    end)
+
+    it("is in no stream, request or conversation stream when dumped (as vim.inspect would)", function()
+      srv:queue({ {}, { sse = { { error = { message = "boom" } } } }, {}, {}, {} })
+      local c = client({ headers = { ["x-api-key"] = KEY } })
+      local objects = {}
+      local s = c:stream("hi", { headers = { ["api-key"] = KEY } })
+      objects[#objects + 1] = s
+      assert_no_dump(s, "a stream before its first step")
+      assert.is_truthy(s:next())
+      assert_no_dump(s, "a stream while running")
+      util.drain(s)
+      local failed = c:stream("hi")
+      local _, err = util.drain(failed)
+      assert.are.equal("stream", err.kind)
+      objects[#objects + 1] = failed
+      local r = c:chat_async("hi")
+      assert_no_dump(r, "a request in flight")
+      local done = r:poll(nil)
+      assert.is_true(done)
+      objects[#objects + 1] = r
+      local conv = c:conversation({ system = "s" })
+      local cs = conv:stream("hi")
+      assert_no_dump(cs, "a conversation stream")
+      for _ in cs do end
+      objects[#objects + 1] = cs
+      objects[#objects + 1] = conv
+      for i, o in ipairs(objects) do assert_no_dump(o, "object " .. i .. " after the end") end
+      assert_no_dump(c, "the client")
+      assert.are.equal("***", c.headers["x-api-key"])
+      -- the key still went out
+      assert.are.equal("Bearer " .. KEY, srv:requests()[1].headers.authorization)
+      assert.are.equal(KEY, srv:requests()[1].headers["api-key"])
+      c:close()
+    end)
+
+    it("leaves no byte of a key straddling the 4 KiB body cut or the 200-byte message cut", function()
+      -- the key starts a few bytes before each cut, so a cut made before
+      -- redacting would leave its first bytes behind
+      local at_body, at_msg = ("x"):rep(4096 - 10), ("y"):rep(200 - 12)
+      local chunk_body = '{"choices": "' .. at_body:sub(14) .. KEY .. '"'
+      srv:queue({
+        { status = 500, body = at_body .. KEY .. ("z"):rep(100) },
+        { status = 500, body = at_msg .. KEY .. " tail" },
+        { status = 200, body = at_body .. KEY .. "not json" },
+        { raw_events = { "data: " .. chunk_body .. "\n\n" } },
+      })
+      local c = client()
+      local errs = {}
+      for i = 1, 3 do
+        local _, e = c:chat("hi")
+        errs[i] = e
+      end
+      local _, e4 = c:stream("hi"):next()
+      errs[4] = e4
+      assert.are.same({ "http", "http", "decode", "decode" },
+        { errs[1].kind, errs[2].kind, errs[3].kind, errs[4].kind })
+      for i, e in ipairs(errs) do
+        for _, s in ipairs(strings_of(e)) do assert_no_fragment(s, "error " .. i) end
+        assert_no_fragment(tostring(e), "tostring of error " .. i)
+      end
+      -- the cut still happens, and the masked key is marked
+      assert.are.equal(4096, #errs[1].body)
+      assert.is_truthy(errs[1].body:find("x***", 1, true), errs[1].body:sub(-20))
+      assert.is_truthy(errs[2].message:find("y***", 1, true), errs[2].message)
+      assert.is_truthy(errs[4].body:find("***", 1, true))
+    end)
+
+    it("masks a key the server cut off mid-way at the end of a body", function()
+      srv:queue({ { status = 500, body = "your key " .. KEY:sub(1, 20) } })
+      local _, err = client():chat("hi")
+      for _, s in ipairs(strings_of(err)) do assert_no_fragment(s, "error") end
+      assert.is_truthy(err.body:find("your key ***", 1, true), err.body)
+    end)
+
+    it("masks every credential header, in any case, in the OAICHAT_DEBUG=1 trace", function()
+      local others = { "sk-other-azure-0000111122223333", "sk-other-anthropic-4444555566667777",
+        "sk-other-gemini-88889999aaaabbbb", "sk-other-bearer-ccccddddeeeeffff" }
+      local _, err_out, ok = child.run({ OAICHAT_DEBUG = "1" }, ([[
+        local oaichat = require("oaichat")
+        local c = oaichat.new({ base_url = %q, api_key = %q, max_retries = 0, headers = {
+          ["api-key"] = %q, ["X-API-KEY"] = %q, ["x-goog-api-key"] = %q,
+          ["X-Custom"] = "prefix-" .. %q .. "-suffix" } })
+        assert(c:chat("hi"))
+        assert(c:chat("hi", { headers = { AUTHORIZATION = "Bearer " .. %q } }))
+        for _ in c:stream("again", { headers = { authorization = "Bearer " .. %q } }) do end
+        local c2 = oaichat.new({ base_url = %q, max_retries = 0, headers = { Authorization = %q } })
+        assert(c2:chat("hi"))
+      ]]):format(srv.url, KEY, others[1], others[2], others[3], KEY, others[4], KEY, srv.url, others[4]))
+      assert.is_true(ok, err_out)
+      for _, secret in ipairs({ KEY, others[1], others[2], others[3], others[4] }) do
+        for i = 1, #secret - 5 do
+          local piece = secret:sub(i, i + 5)
+          assert.is_falsy(err_out:find(piece, 1, true), "the trace shows " .. piece .. ":\n" .. err_out)
+        end
+      end
+      for _, line in ipairs({ "api-key: ***", "X-API-KEY: ***", "x-goog-api-key: ***", "X-Custom: ***",
+        "AUTHORIZATION: Bearer ***", "authorization: Bearer ***", "Authorization: ***" }) do
+        assert.is_truthy(err_out:find("oaichat:   " .. line .. "\n", 1, true), line .. " missing:\n" .. err_out)
+      end
+      -- the real headers still went out
+      assert.are.equal(others[4], srv:last_request().headers.authorization)
     end)
 
     it("prints no trace without OAICHAT_DEBUG", function()

@@ -168,7 +168,7 @@ describe("client:stream", function()
       assert.equal(8, chunks[5].usage.total_tokens)
       assert.same({
         id = "chatcmpl-s1", object = "chat.completion", created = 1700000001, model = "m-test",
-        choices = { { index = 0, message = { role = "assistant", content = "Hello" },
+        choices = { { index = 0, message = { role = "assistant", content = "Hello", refusal = null },
           finish_reason = "stop", logprobs = null } },
         usage = { prompt_tokens = 5, completion_tokens = 3, total_tokens = 8 },
       }, s:result())
@@ -208,7 +208,7 @@ describe("client:stream", function()
       collect(s)
       local choice = s:result().choices[1]
       assert.equal("tool_calls", choice.finish_reason)
-      assert.same({ role = "assistant", content = null, tool_calls = {
+      assert.same({ role = "assistant", content = null, refusal = null, tool_calls = {
         { id = "call_a", type = "function", ["function"] = { name = "get_weather", arguments = '{"city":"Paris"}' } },
         { id = "call_b", type = "function", ["function"] = { name = "get_time", arguments = '{"tz":"UTC"}' } },
       } }, choice.message)
@@ -282,8 +282,8 @@ describe("client:stream", function()
       assert.equal(200, err.status)
       assert.equal("req_ev", err.request_id)
       assert.equal(1, err.attempts)
-      assert.equal("oaichat: stream error 200 (e42): the service reported an error mid-stream: bad thing "
-        .. "[request req_ev]", tostring(err))
+      assert.equal("bad thing", err.message)
+      assert.equal("oaichat: stream error 200 (e42): bad thing (reported mid-stream) [request req_ev]", tostring(err))
     end)
 
     it("event: error without JSON is kind stream carrying the text", function()

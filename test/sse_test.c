@@ -231,6 +231,29 @@ static const sse_case sse_cases[] = {
     {"anthropic style", "event: message_start\r\ndata: {\"a\":1}\r\n\r\n"
                         "event: ping\r\ndata: {}\r\n\r\n",
      0, 0, 0, "message_start|{\"a\":1}\nping|{}\n", SSE_OK},
+    /* llama.cpp reports a failure on a non-standard "error:" field line */
+    {"error field", "data: {\"a\":1}\n\nerror: {\"code\":400}\n\ndata: [DONE]\n\n",
+     0, 0, 0, "|{\"a\":1}\nerror|{\"code\":400}\n", SSE_DONE},
+    {"error field no space", "error:{\"m\":1}\r\n\r\n", 0, 0, 0,
+     "error|{\"m\":1}\n", SSE_OK},
+    {"error field without colon", "error\n\ndata: x\n\n", 0, 0, 0,
+     "error|\n|x\n", SSE_OK},
+    {"error field is never done", "error: [DONE]\n\ndata: [DONE]\n\n", 0, 0,
+     0, "error|[DONE]\n", SSE_DONE},
+    {"error field beats event name", "event: x\nerror: e\n\ndata: y\n\n", 0,
+     0, 0, "error|e\n|y\n", SSE_OK},
+    {"error field joins data lines", "data: a\nerror: b\n\n", 0, 0, 0,
+     "error|a\\nb\n", SSE_OK},
+    {"error field then data", "error: e\ndata: d\n\n", 0, 0, 0,
+     "error|e\\nd\n", SSE_OK},
+    {"errors is another field", "errors: x\nerro: y\ndata: ok\n\n", 0, 0, 0,
+     "|ok\n", SSE_OK},
+    {"error flag reset per event", "error: e\n\ndata: ok\n\n", 0, 0, 0,
+     "error|e\n|ok\n", SSE_OK},
+    {"unterminated error field dropped", "data: a\n\nerror: e\n", 0, 0, 0,
+     "|a\n", SSE_OK},
+    {"limit counts error field", "error: 0123456789A\n\n", 0, 10, 0, "",
+     SSE_LIMIT},
     /* limits: data + event name of one event may be at most max bytes */
     {"limit exact", "data: 0123456789\n\n", 0, 10, 0, "|0123456789\n", SSE_OK},
     {"limit exceeded", "data: a\n\ndata: 0123456789A\n\ndata: b\n\n", 0, 10,
@@ -375,13 +398,60 @@ static void sse_test_memory(void) {
   free(big);
 }
 
-int main(void) {
+/* A recorded stream (a file named on the command line, such as the provider
+   fixtures): the events of the whole input are what every split must give. */
+static int sse_replay_file(const char *path) {
+  static sse_rec r;
+  static char want[sizeof r.buf];
+  sse_case tc;
+  char *in;
+  long n;
+  FILE *f = fopen(path, "rb");
+  int st;
+  if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+      fseek(f, 0, SEEK_SET) != 0) {
+    CHECK(0, "%s: cannot read", path);
+    if (f)
+      fclose(f);
+    return 0;
+  }
+  in = (char *)malloc((size_t)n + 1);
+  if (!in || fread(in, 1, (size_t)n, f) != (size_t)n) {
+    CHECK(0, "%s: short read", path);
+    free(in);
+    fclose(f);
+    return 0;
+  }
+  fclose(f);
+  memset(&tc, 0, sizeof tc);
+  tc.name = path;
+  tc.in = in;
+  tc.in_len = (size_t)n;
+  st = sse_run_split(&tc, in, (size_t)n, NULL, 0, &r, "whole");
+  CHECK(r.count > 0 && r.len + 1 < sizeof r.buf, "%s: %d events", path,
+        r.count);
+  memcpy(want, r.buf, r.len + 1);
+  tc.want = want;
+  tc.want_status = st;
+  if (n > 0)
+    sse_run_case(&tc);
+  free(in);
+  return r.count;
+}
+
+int main(int argc, char **argv) {
   size_t i;
+  int k, events = 0;
   for (i = 0; i < sizeof sse_cases / sizeof sse_cases[0]; i++)
     sse_run_case(&sse_cases[i]);
   sse_test_api();
   sse_test_memory();
-  printf("sse_test: %d checks ok, %d checks bad (%lu streams)\n", sse_t_pass,
-         sse_t_fail, (unsigned long)(sizeof sse_cases / sizeof sse_cases[0]));
+  for (k = 1; k < argc; k++)
+    events += sse_replay_file(argv[k]);
+  printf("sse_test: %d checks ok, %d checks bad (%lu streams, %d files with "
+         "%d events at every split)\n",
+         sse_t_pass, sse_t_fail,
+         (unsigned long)(sizeof sse_cases / sizeof sse_cases[0]), argc - 1,
+         events);
   return sse_t_fail ? 1 : 0;
 }

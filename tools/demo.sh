@@ -32,6 +32,8 @@ if [ -n "${STARMAGIC_API_KEY:-}" ] || [ -n "${OAICHAT_API_KEY:-}" ]; then
 else
   # The server prints "PORT n" once it listens; it exits with this shell
   # (--watch-pid) even if the trap cannot run.
+  # The file exists before the server starts: the loop below may read it first.
+  : >"$tmp/port"
   "$LUA" tools/mock_server.lua --port 0 --watch-pid $$ >"$tmp/port" &
   server_pid=$!
   port=""

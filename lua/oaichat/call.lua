@@ -3,16 +3,22 @@
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
 local meta = require("oaichat.meta")
+local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
 
 local M = {}
 
---- Starts the next attempt's transfer.
-function M.start(call)
+-- Each call's transfer spec, kept out of the call table: its header lines
+-- hold the key, and dumping a stream or request must not show it.
+local specs = setmetatable({}, { __mode = "k" })
+
+--- Starts the next attempt's transfer; the first start gives the spec.
+function M.start(call, spec)
+  if spec then specs[call] = spec end
   call.attempt = call.attempt + 1
   call.started = call.started or core.now()
   call.wait_until = nil
-  call.transfer = call.session:start(call.spec)
+  call.transfer = call.session:start(specs[call])
   call.state = "running"
 end
 
@@ -96,8 +102,19 @@ function M.ms_left(deadline)
   return ms > 0 and ms or 0
 end
 
+--- Raises (at the user's call to `where`) unless timeout_ms is nil or a
+-- number other than NaN.
+function M.check_ms(timeout_ms, where)
+  if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms ~= timeout_ms) then
+    misuse.raise(("%s: timeout_ms must be a number of milliseconds, got %s"):format(where,
+      type(timeout_ms) == "number" and "NaN" or type(timeout_ms)))
+  end
+end
+
 --- The absolute deadline of a poll timeout in milliseconds (nil or < 0: none).
-function M.deadline(timeout_ms)
+-- `where` names the poll in the argument error (raised at its caller).
+function M.deadline(timeout_ms, where)
+  M.check_ms(timeout_ms, where)
   if timeout_ms == nil or timeout_ms < 0 then return nil end
   return core.now() + timeout_ms / 1000
 end

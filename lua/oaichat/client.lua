@@ -3,6 +3,7 @@ local call = require("oaichat.call")
 local config = require("oaichat.config")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
 local stream = require("oaichat.stream")
 
@@ -63,21 +64,42 @@ local function header_map(base, extra)
   return map
 end
 
+-- Header names whose values are credentials, whatever the case.
+local CREDENTIAL = { authorization = true, ["proxy-authorization"] = true, ["api-key"] = true,
+  ["x-api-key"] = true, ["x-goog-api-key"] = true, cookie = true }
+
+-- Whether a header carries a credential: by its name, or holding the key.
+local function is_credential(name, value, key)
+  local lname = name:lower()
+  return CREDENTIAL[lname] or lname:find("token", 1, true) or lname:find("secret", 1, true)
+    or lname:find("api[-_]?key") or (key and key ~= "" and tostring(value):find(key, 1, true))
+end
+
+-- The client's headers as the public field shows them: credentials masked
+-- (the real values live in `prepared`).
+local function shown_headers(headers, key)
+  local out = {}
+  for name, value in pairs(headers or {}) do
+    out[name] = is_credential(name, value, key) and "***" or value
+  end
+  return out
+end
+
 -- The api-version query of an Azure URL ("" when none); raises on misuse.
 local function azure_query(preset, base_url, version)
   if version and preset.name ~= "azure" then
-    error('oaichat.new: api_version is only used with provider = "azure"', 3)
+    misuse.raise('oaichat.new: api_version is only used with provider = "azure"')
   end
   if preset.name ~= "azure" then return "" end
   if version == nil then
     if base_url:find("/deployments/", 1, true) then
-      error('oaichat.new: provider "azure" with a .../openai/deployments/... base_url needs '
-        .. 'api_version (e.g. "2024-10-21")', 3)
+      misuse.raise('oaichat.new: provider "azure" with a .../openai/deployments/... base_url needs '
+        .. 'api_version (e.g. "2024-10-21")')
     end
     return ""
   end
   if not version:match("^[%w%.%-_]+$") then
-    error(("oaichat.new: api_version %q has characters a URL query cannot hold as is"):format(version), 3)
+    misuse.raise(("oaichat.new: api_version %q has characters a URL query cannot hold as is"):format(version))
   end
   return "?api-version=" .. version
 end
@@ -116,13 +138,13 @@ end
 function M.new(opts)
   opts = opts or {}
   config.check_options(opts)
-  local preset = providers.get(opts.provider, 3)
+  local preset = providers.get(opts.provider)
   local base_url, key, source = config.resolve_endpoint(opts)
   config.check_url(base_url, "oaichat.new")
   local query = azure_query(preset, base_url, opts.api_version)
   -- The key goes into a header line; the message must not show it.
   if key and key:find("[\r\n%z]") then
-    error("oaichat.new: the API key contains CR, LF or NUL", 2)
+    misuse.raise("oaichat.new: the API key contains CR, LF or NUL")
   end
   local d = config.DEFAULTS
   local self = setmetatable({
@@ -134,7 +156,7 @@ function M.new(opts)
     max_retries = opts.max_retries or d.max_retries,
     max_response_bytes = opts.max_response_bytes or d.max_response_bytes,
     max_image_bytes = opts.max_image_bytes or d.max_image_bytes,
-    headers = copy(opts.headers), params = copy(opts.params),
+    headers = shown_headers(opts.headers, key), params = copy(opts.params),
     proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
@@ -153,7 +175,7 @@ function M.new(opts)
   elseif key and key ~= "" then
     base.authorization = { "Authorization", "Bearer " .. key }
   end
-  base = header_map(base, self.headers)
+  base = header_map(base, opts.headers)
   local json = header_map(base, nil)
   json.accept = json.accept or { "Accept", "application/json" }
   local sse = header_map(base, nil)
@@ -175,57 +197,63 @@ function Client:close()
 end
 Client.__close = Client.close
 
--- `level` (here and below) is the error level of the user's call counted from
--- the function that receives it, so argument errors point at the user's line.
-local function check_message(m, i, where, level)
+-- Argument errors go through misuse.raise, so they point at the user's line.
+local function check_message(m, i, where)
   if type(m) ~= "table" then
-    error(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)), level)
+    misuse.raise(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)))
   end
   if type(m.role) ~= "string" then
-    error(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)), level)
+    misuse.raise(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)))
   end
   local c = m.content
   if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
-    error(("%s: messages[%d].content must be a string or an array of content parts, got %s")
-      :format(where, i, type(c)), level)
+    misuse.raise(("%s: messages[%d].content must be a string or an array of content parts, got %s")
+      :format(where, i, type(c)))
   end
 end
 
 --- Checks messages (raising naming the bad one) and returns them as an array.
--- level defaults to the caller of check_messages' caller.
-function M.check_messages(messages, where, level)
-  level = level or 3
+function M.check_messages(messages, where)
   if type(messages) == "string" then return { { role = "user", content = messages } } end
   if type(messages) ~= "table" then
-    error(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)), level)
+    misuse.raise(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)))
   end
-  for i = 1, #messages do check_message(messages[i], i, where, level + 1) end
+  for i = 1, #messages do check_message(messages[i], i, where) end
   return messages
 end
 
+-- A header line as the trace shows it: credentials and any value holding
+-- the key are masked ("Authorization: Bearer ***" keeps the scheme).
+local function trace_header(line, key)
+  local name, value = line:match("^([^:]*):%s*(.*)$")
+  if not name then return errors.redact(line, key) end
+  if not is_credential(name, value, key) then return errors.redact(line, key) end
+  local scheme = value:match("^(%a+) ")
+  return name .. ": " .. (scheme and scheme .. " ***" or "***")
+end
+
 local function debug_trace(self, spec)
-  local lines = { ("oaichat: POST %s"):format(spec.url) }
+  local key = secrets[self]
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, key)) }
   for _, h in ipairs(spec.headers) do
-    lines[#lines + 1] = "oaichat:   " .. (h:match("^[Aa]uthorization:") and "Authorization: Bearer ***" or h)
+    lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
-  lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, secrets[self])
+  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, key) end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
 --- Builds the transfer spec and error context of one call; raises on misuse.
--- level defaults to the caller of _prepare's caller.
-function Client:_prepare(messages, opts, streaming, where, level)
-  level = level or 3
-  local msgs = M.check_messages(messages, where, level + 1)
+function Client:_prepare(messages, opts, streaming, where)
+  local msgs = M.check_messages(messages, where)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: opts must be a table, got %s"):format(where, type(opts)), level)
+    misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
   opts = opts or {}
-  if self.closed then error(where .. ": the client is closed", level) end
-  if next(msgs) == nil then error(where .. ": messages must not be empty", level) end
-  config.check_call_options(opts, where, level + 1)
+  if self.closed then misuse.raise(where .. ": the client is closed") end
+  if next(msgs) == nil then misuse.raise(where .. ": messages must not be empty") end
+  config.check_call_options(opts, where)
   if opts.stream_usage ~= nil and type(opts.stream_usage) ~= "boolean" then
-    error(("%s: opts.stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)), level)
+    misuse.raise(("%s: opts.stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)))
   end
   local body = copy(self.params)
   for k, v in pairs(opts) do
@@ -240,11 +268,11 @@ function Client:_prepare(messages, opts, streaming, where, level)
     if usage == nil then usage = self.stream_usage end
     if usage and body.stream_options == nil then body.stream_options = { include_usage = true } end
   elseif body.stream == true then
-    error(("%s: stream = true needs client:stream(messages, opts), which returns a stream to iterate")
-      :format(where), level)
+    misuse.raise(("%s: stream = true needs client:stream(messages, opts), which returns a stream to iterate")
+      :format(where))
   end
   local ok, json = pcall(core.encode, body)
-  if not ok then error(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json)), level) end
+  if not ok then misuse.raise(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json))) end
   local lines = prepared[self].lines[streaming]
   if opts.headers then
     local map = header_map(prepared[self].base, opts.headers)
@@ -266,7 +294,7 @@ function Client:_transport(url, opts, streaming)
     connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = self.proxy,
     ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
   }
-  local ctx = { key = secrets[self], url = url, max_bytes = max_bytes,
+  local ctx = { url = url, max_bytes = max_bytes,
     connect_timeout = self.connect_timeout, on_retry = self.on_retry,
     max_retries = opts.max_retries or self.max_retries, hints = self._hints }
   if streaming then
@@ -276,6 +304,7 @@ function Client:_transport(url, opts, streaming)
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
+  errors.keep_key(ctx, secrets[self])
   return spec, ctx
 end
 
@@ -324,7 +353,7 @@ end
 ---@return oaichat.Error|nil err
 ---@return oaichat.Meta|nil meta
 function Request:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms)
+  local deadline = call.deadline(timeout_ms, "request:poll")
   local first = true
   while self.state ~= "done" do
     if self.state == "waiting" then
@@ -351,15 +380,13 @@ Request.__gc = Request.close
 -- want_meta: keep the response metadata (chat_many, which returns none,
 -- skips reading the headers of every success).
 local function start_request(self, spec, ctx, want_meta)
-  local r = setmetatable({ session = self._session, spec = spec, ctx = ctx, attempt = 0,
-    want_meta = want_meta }, Request)
-  call.start(r)
+  local r = setmetatable({ session = self._session, ctx = ctx, attempt = 0, want_meta = want_meta }, Request)
+  call.start(r, spec)
   return r
 end
 
--- level: of the user's call, counted from new_request.
-local function new_request(self, messages, opts, where, level)
-  local spec, ctx = self:_prepare(messages, opts, false, where, level + 1)
+local function new_request(self, messages, opts, where)
+  local spec, ctx = self:_prepare(messages, opts, false, where)
   return start_request(self, spec, ctx, true)
 end
 
@@ -368,15 +395,15 @@ end
 ---@return oaichat.Error|nil err
 ---@return oaichat.Meta|nil meta  status, headers, request_id, attempts, elapsed
 function Client:chat(messages, opts)
-  local resp, err, meta = M.chat_at(self, messages, opts, "client:chat", 3)
+  local resp, err, meta = M.chat_at(self, messages, opts, "client:chat")
   return resp, err, meta
 end
 
 --- client:chat for wrappers such as oaichat.chat: `where` names the call in
--- argument errors and `level` is the user's frame counted from chat_at.
--- (Wrappers must not tail-call: Lua 5.1 then loses the user's frame.)
-function M.chat_at(self, messages, opts, where, level)
-  local r = new_request(self, messages, opts, where, level + 1)
+-- argument errors. (Wrappers must not tail-call: Lua 5.1 then loses the
+-- user's frame.)
+function M.chat_at(self, messages, opts, where)
+  local r = new_request(self, messages, opts, where)
   local _, resp, err, meta = r:poll(nil)
   return resp, err, meta
 end
@@ -391,16 +418,17 @@ end
 function Client:models(opts)
   local where = "client:models"
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: opts must be a table, got %s"):format(where, type(opts)), 2)
+    misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
   opts = opts or {}
-  if self.closed then error(where .. ": the client is closed", 2) end
-  config.check_call_options(opts, where, 3)
+  if self.closed then misuse.raise(where .. ": the client is closed") end
+  config.check_call_options(opts, where)
   local spec, ctx = self:_transport(self.models_url, opts, false)
   spec.method = "GET"
   spec.headers = opts.headers and M.get_lines(prepared[self].base, opts.headers) or prepared[self].get
   ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
     :format(self.models_url, self._hints[404]) }
+  if self.debug then debug_trace(self, spec) end
   local r = start_request(self, spec, ctx, true)
   local _, resp, err, meta = r:poll(nil)
   return resp, err, meta
@@ -409,7 +437,7 @@ end
 --- Starts a request and returns at once; drive it with request:poll(ms).
 ---@return oaichat.Request
 function Client:chat_async(messages, opts)
-  local r = new_request(self, messages, opts, "client:chat_async", 3)
+  local r = new_request(self, messages, opts, "client:chat_async")
   return r
 end
 
@@ -427,6 +455,8 @@ end
 
 --- Advances every transfer of the client for up to timeout_ms.
 function Client:poll(timeout_ms)
+  call.check_ms(timeout_ms, "client:poll")
+  if self.closed then return 0 end
   return self._session:step(timeout_ms or 0)
 end
 
@@ -445,6 +475,7 @@ end
 -- once with nothing to run, turning the wait into a busy loop).
 local function drive(session, active)
   local due
+  if not session:is_open() then return end -- closed by on_retry: every call ends as canceled
   for _, a in ipairs(active) do
     if a.r.state ~= "waiting" then return session:step(10) end
     due = math.min(due or a.r.wait_until, a.r.wait_until)
@@ -458,11 +489,11 @@ end
 -- a response or {error = err}.
 function Client:chat_many(list, opts)
   if type(list) ~= "table" then
-    error("client:chat_many: list must be an array of {messages, opts}, got " .. type(list), 2)
+    misuse.raise("client:chat_many: list must be an array of {messages, opts}, got " .. type(list))
   end
   local concurrency = (opts and opts.concurrency) or 8
   if type(concurrency) ~= "number" or concurrency < 1 then
-    error("client:chat_many: concurrency must be a number >= 1", 2)
+    misuse.raise("client:chat_many: concurrency must be a number >= 1")
   end
   -- Every item's shape is checked before the first request starts, so a
   -- bad item raises with nothing in flight. Bodies are encoded only at
@@ -471,12 +502,12 @@ function Client:chat_many(list, opts)
   for i = 1, n do
     local item = list[i]
     if type(item) ~= "table" then
-      error(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i), 2)
+      misuse.raise(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i))
     end
     local opts_i = item[2] or item.opts
-    M.check_messages(item[1] or item.messages, "client:chat_many", 3)
+    M.check_messages(item[1] or item.messages, "client:chat_many")
     if opts_i ~= nil and type(opts_i) ~= "table" then
-      error(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)), 2)
+      misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
     end
   end
   local results, active, nactive, nexti = {}, {}, 0, 1
@@ -484,7 +515,7 @@ function Client:chat_many(list, opts)
     while nexti <= n and nactive < concurrency do
       local item = list[nexti]
       local spec, ctx = self:_prepare(item[1] or item.messages, item[2] or item.opts, false,
-        "client:chat_many", 3)
+        "client:chat_many")
       nactive = nactive + 1
       active[nactive] = { i = nexti, r = start_request(self, spec, ctx) }
       nexti = nexti + 1

@@ -1,4 +1,5 @@
 --- Client options: defaults, the environment, and checks that raise on misuse.
+local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
 
 local M = {}
@@ -60,10 +61,10 @@ end
 
 --- Raises `where: unknown option "k"` with a "did you mean" for a near miss.
 -- other: what to say when nothing is near.
-function M.unknown_key(where, k, known, level, other)
+function M.unknown_key(where, k, known, other)
   local near = M.suggest(k, known)
   local tail = near and ('; did you mean "' .. near .. '"?') or (other and (" (" .. other .. ")")) or ""
-  error(('%s: unknown option "%s"%s'):format(where, tostring(k), tail), level + 1)
+  misuse.raise(('%s: unknown option "%s"%s'):format(where, tostring(k), tail))
 end
 
 local function normalize_url(url)
@@ -74,10 +75,10 @@ M.normalize_url = normalize_url
 --- Raises unless url is an http(s) URL.
 function M.check_url(url, where)
   if not url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]") then
-    error(("%s: base_url must be an http:// or https:// URL, got %q"):format(where, url), 3)
+    misuse.raise(("%s: base_url must be an http:// or https:// URL, got %q"):format(where, url))
   end
   if url:find("[%s%c]") then
-    error(("%s: base_url must not contain spaces or control characters"):format(where), 3)
+    misuse.raise(("%s: base_url must not contain spaces or control characters"):format(where))
   end
 end
 
@@ -123,7 +124,7 @@ local function preset_endpoint(p, opts, getenv)
   local env_base = p.base_env and nonempty(getenv(p.base_env))
   local base_url = opts.base_url or env_base or p.base_url
   if base_url == nil then
-    error(('oaichat.new: provider "%s" needs base_url (e.g. %s)'):format(p.name, p.example or p.path), 4)
+    misuse.raise(('oaichat.new: provider "%s" needs base_url (e.g. %s)'):format(p.name, p.example or p.path))
   end
   if opts.api_key ~= nil then return base_url, opts.api_key, "option" end
   local key = p.key_env and nonempty(getenv(p.key_env))
@@ -148,75 +149,75 @@ end
 ---@return string|nil key_source
 function M.resolve_endpoint(opts, getenv)
   getenv = getenv or os.getenv
-  local p = providers.get(opts.provider, 4)
+  local p = providers.get(opts.provider)
   if p.name == providers.DEFAULT then return default_endpoint(opts, getenv) end
   return preset_endpoint(p, opts, getenv)
 end
 
--- `level` (here and below) is the error level of the user's call, counted
--- from the function that receives it, so messages point at the caller's line.
-local function check_header(name, value, where, level)
+-- Argument errors go through misuse.raise, so they point at the caller's line.
+local function check_header(name, value, where)
   if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
-    error(("%s: header name %s is not a valid HTTP token"):format(where, tostring(name)), level)
+    misuse.raise(("%s: header name %s is not a valid HTTP token"):format(where, tostring(name)))
   end
   if type(value) ~= "string" and type(value) ~= "number" then
-    error(("%s: header %q must have a string value"):format(where, name), level)
+    misuse.raise(("%s: header %q must have a string value"):format(where, name))
   end
   if tostring(value):find("[\r\n%z]") then
-    error(("%s: header %q contains CR, LF or NUL; refusing it (header injection)"):format(where, name), level)
+    misuse.raise(("%s: header %q contains CR, LF or NUL; refusing it (header injection)"):format(where, name))
   end
 end
 
 --- Raises unless headers is a table of valid name = value pairs.
--- level: see check_header (default: the caller of check_headers' caller).
-function M.check_headers(headers, where, level)
-  level = level or 3
+function M.check_headers(headers, where)
   if headers == nil then return end
   if type(headers) ~= "table" then
-    error(("%s: headers must be a table, got %s"):format(where, type(headers)), level)
+    misuse.raise(("%s: headers must be a table, got %s"):format(where, type(headers)))
   end
-  for k, v in pairs(headers) do check_header(k, v, where, level + 1) end
+  for k, v in pairs(headers) do check_header(k, v, where) end
 end
 
 -- Per-call transport options: the same type rules as at oaichat.new.
 local CALL_NUMBERS = { "timeout", "idle_timeout", "max_retries", "max_response_bytes" }
 
---- Checks the reserved transport keys of a call's opts; level as in check_headers.
-function M.check_call_options(opts, where, level)
-  level = level or 3
+--- Checks the reserved transport keys of a call's opts.
+function M.check_call_options(opts, where)
   for _, k in ipairs(CALL_NUMBERS) do
     local v = opts[k]
-    if v ~= nil and (type(v) ~= "number" or v < 0) then
-      error(("%s: opts.%s must be a non-negative number, got %s"):format(where, k, tostring(v)), level)
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
+      misuse.raise(("%s: opts.%s must be a non-negative number, got %s"):format(where, k, tostring(v)))
     end
   end
-  M.check_headers(opts.headers, where, level + 1)
+  M.check_headers(opts.headers, where)
 end
 
 --- Checks the options given to oaichat.new; raises naming the bad one.
 function M.check_options(opts)
   if type(opts) ~= "table" then
-    error("oaichat.new: options must be a table, got " .. type(opts), 3)
+    misuse.raise("oaichat.new: options must be a table, got " .. type(opts))
   end
   for k, v in pairs(opts) do
     local want = KNOWN[k]
     if want == nil then
-      M.unknown_key("oaichat.new", k, KNOWN, 3, "request parameters such as temperature go in params")
+      M.unknown_key("oaichat.new", k, KNOWN, "request parameters such as temperature go in params")
     elseif type(v) ~= want then
-      error(("oaichat.new: option %s must be a %s, got %s"):format(k, want, type(v)), 3)
+      misuse.raise(("oaichat.new: option %s must be a %s, got %s"):format(k, want, type(v)))
     end
   end
-  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes" }) do
-    if opts[k] and opts[k] < 0 then error(("oaichat.new: option %s must not be negative"):format(k), 3) end
+  for _, k in ipairs({ "timeout", "connect_timeout", "idle_timeout", "max_retries", "max_response_bytes",
+    "max_image_bytes" }) do
+    -- NaN compares false with everything: it would mean "no limit"
+    if opts[k] and (opts[k] < 0 or opts[k] ~= opts[k]) then
+      misuse.raise(("oaichat.new: option %s must not be negative or NaN, got %s"):format(k, tostring(opts[k])))
+    end
   end
   -- libcurl writes these into a header line or a URL verbatim: CR/LF would
   -- inject headers.
   for _, k in ipairs({ "user_agent", "proxy" }) do
     if opts[k] and opts[k]:find("[%c]") then
-      error(("oaichat.new: option %s contains a control character (CR, LF, NUL...); refusing it"):format(k), 3)
+      misuse.raise(("oaichat.new: option %s contains a control character (CR, LF, NUL...); refusing it"):format(k))
     end
   end
-  M.check_headers(opts.headers, "oaichat.new", 4)
+  M.check_headers(opts.headers, "oaichat.new")
 end
 
 return M

@@ -2,6 +2,7 @@
 -- inline as data: URIs. Every helper raises on bad input, because helpers are
 -- used inside table constructors, where a nil would silently drop a part.
 local core = require("oaichat.core")
+local misuse = require("oaichat.misuse")
 
 local M = {}
 
@@ -33,17 +34,9 @@ M.MAX_IMAGE_BYTES = 20 * 1024 * 1024
 ---@field tool_call_id? string
 ---@field name? string
 
-local THIS = debug.getinfo(1, "S").source
-
--- Raises at the caller's line: the first stack level outside this file.
+-- Raises at the caller's line: the first stack level outside the library.
 local function fail(where, msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info or info.source ~= THIS then break end
-    level = level + 1
-  end
-  error(where .. ": " .. msg, level)
+  misuse.raise(where .. ": " .. msg)
 end
 
 local function check_opts(opts, where)

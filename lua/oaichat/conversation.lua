@@ -2,11 +2,13 @@
 -- A turn is committed only once it succeeded, so a failed, cancelled or
 -- broken-off turn leaves the history exactly as it was.
 -- Adds Client:conversation and Client:conversation_from_json.
+local accumulate = require("oaichat.accumulate")
 local client_mod = require("oaichat.client")
 local config = require("oaichat.config")
 local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local misuse = require("oaichat.misuse")
 
 local null = core.null
 
@@ -74,6 +76,8 @@ local function clean_message(msg)
   for k, v in pairs(msg) do
     if k ~= "content" and not is_empty(v) then out[k] = deep_copy(v) end
   end
+  -- tool calls without an id get one, so the tool messages can answer them
+  out.tool_calls = accumulate.history_calls(out.tool_calls)
   local c = msg.content
   if c == nil or (c == "" and out.tool_calls) then c = null end
   out.content = deep_copy(c)
@@ -98,11 +102,11 @@ local function user_turn(turn, where)
   if turn == nil then return nil end
   if type(turn) == "string" then return { role = "user", content = turn } end
   if type(turn) ~= "table" then
-    error(("%s: content must be a string, a message or an array of content parts, got %s")
-      :format(where, type(turn)), 3)
+    misuse.raise(("%s: content must be a string, a message or an array of content parts, got %s")
+      :format(where, type(turn)))
   end
   if turn.role ~= nil then
-    client_mod.check_messages({ turn }, where, 4) -- level 4: the caller of say/stream/add
+    client_mod.check_messages({ turn }, where)
     return turn
   end
   return content.user(turn)
@@ -110,24 +114,24 @@ end
 
 local function check_opts(opts, where)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: opts must be a table, got %s"):format(where, type(opts)), 3)
+    misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
 end
 
 local KNOWN = { system = true, params = true, messages = true, reasoning = true, stream_usage = true }
 local REASONING = { drop = true, keep = true, tool_calls = true }
 
--- Raises on an unknown key or a bad reasoning/stream_usage (level: the user's).
-local function check_keys(opts, where, level)
+-- Raises on an unknown key or a bad reasoning/stream_usage.
+local function check_keys(opts, where)
   for k in pairs(opts) do
-    if not KNOWN[k] then config.unknown_key(where, k, KNOWN, level) end
+    if not KNOWN[k] then config.unknown_key(where, k, KNOWN) end
   end
   if opts.reasoning ~= nil and not REASONING[opts.reasoning] then
-    error(('%s: reasoning must be "drop", "keep" or "tool_calls", got %s'):format(where,
-      tostring(opts.reasoning)), level)
+    misuse.raise(('%s: reasoning must be "drop", "keep" or "tool_calls", got %s'):format(where,
+      tostring(opts.reasoning)))
   end
   if opts.stream_usage ~= nil and type(opts.stream_usage) ~= "boolean" then
-    error(("%s: stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)), level)
+    misuse.raise(("%s: stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)))
   end
 end
 
@@ -139,17 +143,17 @@ function M.new(client, opts)
   local where = "client:conversation"
   check_opts(opts, where)
   opts = opts or {}
-  check_keys(opts, where, 3)
+  check_keys(opts, where)
   if opts.system ~= nil and opts.system ~= null and type(opts.system) ~= "string" then
-    error(where .. ": system must be a string, got " .. type(opts.system), 2)
+    misuse.raise(where .. ": system must be a string, got " .. type(opts.system))
   end
   if opts.params ~= nil and type(opts.params) ~= "table" then
-    error(where .. ": params must be a table, got " .. type(opts.params), 2)
+    misuse.raise(where .. ": params must be a table, got " .. type(opts.params))
   end
   local messages = {}
   if opts.messages ~= nil then
     if type(opts.messages) ~= "table" then
-      error(where .. ": messages must be an array of messages, got " .. type(opts.messages), 2)
+      misuse.raise(where .. ": messages must be an array of messages, got " .. type(opts.messages))
     end
     client_mod.check_messages(opts.messages, where)
     messages = deep_copy(opts.messages)
@@ -190,7 +194,7 @@ function Conversation:_outgoing(user, where)
   local msgs = {}
   for i = 1, #self.messages do msgs[i] = outgoing_message(self.messages[i], self.reasoning) end
   if user then msgs[#msgs + 1] = user end
-  if #msgs == 0 then error(where .. ": nothing to send (no content and an empty history)", 3) end
+  if #msgs == 0 then misuse.raise(where .. ": nothing to send (no content and an empty history)") end
   return msgs
 end
 
@@ -249,7 +253,7 @@ end
 local function chunk_piece(chunk)
   if type(chunk.choices) ~= "table" then return nil end
   for _, c in ipairs(chunk.choices) do
-    if (c.index == nil or c.index == 0) and type(c.delta) == "table" then
+    if type(c) == "table" and (c.index == nil or c.index == 0) and type(c.delta) == "table" then
       local piece = c.delta.content
       if type(piece) == "string" and piece ~= "" then return piece end
       return nil
@@ -380,7 +384,7 @@ end
 ---@return oaichat.Conversation self
 function Conversation:add(msg)
   local m = user_turn(msg, "conv:add")
-  if m == nil then error("conv:add: expected a message or a string, got nil", 2) end
+  if m == nil then misuse.raise("conv:add: expected a message or a string, got nil") end
   self.messages[#self.messages + 1] = m
   return self
 end
@@ -406,7 +410,7 @@ end
 ---@return oaichat.Conversation self
 function Conversation:add_tool_result(call_id, result)
   if type(call_id) ~= "string" or call_id == "" then
-    error("conv:add_tool_result: call_id must be a non-empty string, got " .. type(call_id), 2)
+    misuse.raise("conv:add_tool_result: call_id must be a non-empty string, got " .. type(call_id))
   end
   self.messages[#self.messages + 1] = { role = "tool", tool_call_id = call_id, content = tool_content(result) }
   return self
@@ -469,15 +473,15 @@ end
 function Conversation:run_tools(tools, handlers, opts)
   local where = "conv:run_tools"
   if type(tools) ~= "table" then
-    error(where .. ": tools must be an array of tool definitions, got " .. type(tools), 2)
+    misuse.raise(where .. ": tools must be an array of tool definitions, got " .. type(tools))
   end
   if type(handlers) ~= "table" and type(handlers) ~= "function" then
-    error(where .. ": handlers must be a table of functions (or a function), got " .. type(handlers), 2)
+    misuse.raise(where .. ": handlers must be a table of functions (or a function), got " .. type(handlers))
   end
   check_opts(opts, where)
   opts = opts or {}
   local max_rounds = opts.max_rounds or 8
-  if type(max_rounds) ~= "number" or max_rounds < 1 then error(where .. ": max_rounds must be a number >= 1", 2) end
+  if type(max_rounds) ~= "number" or max_rounds < 1 then misuse.raise(where .. ": max_rounds must be a number >= 1") end
   local params = merged(opts, { tools = tools })
   params.max_rounds, params.prompt = nil, nil
   local before = #self.messages
@@ -489,7 +493,7 @@ function Conversation:run_tools(tools, handlers, opts)
   else
     local last = self.messages[#self.messages]
     if not last or (last.role == "assistant" and not pending_calls(self)) then
-      error(where .. ": nothing to answer: give opts.prompt, or add a user message first", 2)
+      misuse.raise(where .. ": nothing to answer: give opts.prompt, or add a user message first")
     end
   end
   local rounds, text, resp = 0, nil, nil
@@ -534,7 +538,7 @@ end
 ---@return oaichat.Error|nil
 function M.from_json(client, s)
   if type(s) ~= "string" then
-    error("client:conversation_from_json: expected a JSON string, got " .. type(s), 2)
+    misuse.raise("client:conversation_from_json: expected a JSON string, got " .. type(s))
   end
   local obj, why = core.decode(s)
   local problem

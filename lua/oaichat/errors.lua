@@ -28,6 +28,7 @@ function Error.__tostring(e)
   if e.status and e.status > 0 then out[#out + 1] = " " .. e.status end
   if e.code ~= nil and e.code ~= core.null then out[#out + 1] = " (" .. tostring(e.code) .. ")" end
   out[#out + 1] = ": " .. tostring(e.message)
+  if e.context then out[#out + 1] = " (" .. tostring(e.context) .. ")" end
   if (e.kind == "connection" or e.kind == "timeout") and (e.attempts or 1) > 1 then
     out[#out + 1] = (" (after %d attempts)"):format(e.attempts)
   end
@@ -38,7 +39,11 @@ end
 
 M.Error = Error
 
---- Replaces every occurrence of the key in s.
+-- A tail of s shorter than the key is masked when it is the key's start
+-- (a body the server or a limit cut off mid-key) and at least this long.
+local TAIL_MIN = 6
+
+--- Replaces every occurrence of the key in s, and a trailing start of it.
 local function redact(s, key)
   if type(s) ~= "string" or not key or key == "" then return s end
   local out, start = {}, 1
@@ -48,15 +53,45 @@ local function redact(s, key)
     out[#out + 1] = s:sub(start, i - 1) .. "***"
     start = j + 1
   end
-  out[#out + 1] = s:sub(start)
+  local rest = s:sub(start)
+  for n = math.min(#key - 1, #rest), TAIL_MIN, -1 do
+    if rest:sub(-n) == key:sub(1, n) then
+      rest = rest:sub(1, -n - 1) .. "***"
+      break
+    end
+  end
+  out[#out + 1] = rest
   return table.concat(out)
 end
 M.redact = redact
+
+--- The first n bytes of s with the key redacted first: a key straddling
+-- the cut must not leave its first bytes behind.
+function M.cut(s, n, key)
+  s = redact(s, key)
+  if #s <= n then return s end
+  return s:sub(1, n)
+end
 
 local function scrub(v, key)
   if type(v) == "string" then return redact(v, key) end
   if v == core.null then return nil end
   return v
+end
+
+-- The key of each call's error context, kept out of the context table so
+-- that dumping a stream or request (ctx included) never shows it.
+local keys = setmetatable({}, { __mode = "k" })
+
+--- Attaches the API key to a call's error context ctx; returns ctx.
+function M.keep_key(ctx, key)
+  keys[ctx] = key
+  return ctx
+end
+
+--- The API key attached to ctx (nil when none).
+function M.key_of(ctx)
+  return keys[ctx]
 end
 
 --- Makes an error object. `fields.key` (the API key) is removed from every
@@ -75,9 +110,8 @@ function M.new(kind, message, fields)
   return e
 end
 
-local function body_start(body)
-  if #body <= BODY_MAX then return body end
-  return body:sub(1, BODY_MAX)
+local function body_start(body, key)
+  return M.cut(body, BODY_MAX, key)
 end
 
 local RETRY_STATUS = { [408] = true, [409] = true, [429] = true }
@@ -104,7 +138,7 @@ local TLS = { [35] = true, [51] = true, [53] = true, [54] = true, [58] = true, [
 --- An error from a transfer that libcurl (or oaichat) ended before it completed.
 function M.from_transport(info, ctx)
   local code, detail = info.code, info.error or ""
-  local fields = { key = ctx.key, status = info.status ~= 0 and info.status or nil,
+  local fields = { key = keys[ctx], status = info.status ~= 0 and info.status or nil,
     request_id = info.headers["x-request-id"] }
   if info.abort == "limit" then
     return M.new("limit", ("the response exceeded max_response_bytes (%d bytes); raise "
@@ -137,28 +171,57 @@ function M.from_transport(info, ctx)
   return M.new("connection", ("%s (%s): %s"):format(what, ctx.url, detail), fields)
 end
 
-local function api_fields(obj, fields)
+-- A field of an error worth keeping: a string or a number.
+local function scalar(v)
+  local t = type(v)
+  if t == "string" or t == "number" then return v end
+  return nil
+end
+
+-- The error a decoded body describes, in every shape services use:
+-- {"error": {...}}, {"error": "text"}, Gemini's [{"error": {...}}], vLLM's
+-- and Mistral's {"object": "error", "message": ...}, FastAPI's {"detail": ...}.
+-- Fills fields.type/code/param; returns true and the service's message (or
+-- nil), or false when the body is no error. `detail` counts only when
+-- with_detail (a 2xx body carrying one is not an error).
+function M.parse_error_body(obj, fields, with_detail)
+  if type(obj) ~= "table" then return false end
+  if obj.error == nil and type(obj[1]) == "table" and obj[1].error ~= nil then obj = obj[1] end
   local e = obj.error
   if type(e) == "table" then
-    fields.type, fields.code, fields.param = e.type, e.code, e.param
-    return type(e.message) == "string" and e.message or nil
-  elseif type(e) == "string" then
-    return e
+    fields.type = scalar(e.type) or scalar(e.status)
+    fields.code, fields.param = scalar(e.code), scalar(e.param)
+    return true, scalar(e.message) and tostring(e.message)
+  elseif e ~= nil and e ~= core.null then
+    return true, type(e) == "string" and e or nil
+  elseif obj.object == "error" then
+    fields.type, fields.code, fields.param = scalar(obj.type), scalar(obj.code), scalar(obj.param)
+    return true, type(obj.message) == "string" and obj.message or nil
   end
-  return type(obj.message) == "string" and obj.message or nil
+  local d = with_detail and obj.detail
+  if type(d) == "string" then return true, d end
+  if type(d) == "table" and type(d[1]) == "table" then
+    local first = d[1]
+    fields.type = scalar(first.type)
+    if type(first.loc) == "table" then
+      local loc = {}
+      for i, part in ipairs(first.loc) do loc[i] = tostring(part) end
+      fields.param = table.concat(loc, ".")
+    end
+    return true, type(first.msg) == "string" and first.msg or nil
+  end
+  return false
 end
 
 --- An error from a completed HTTP exchange with a non-2xx status.
 function M.from_status(info, ctx)
   local status, headers, body = info.status, info.headers, info.body
-  local fields = { key = ctx.key, status = status, request_id = headers["x-request-id"],
+  local fields = { key = keys[ctx], status = status, request_id = headers["x-request-id"],
     retryable = M.retryable_status(status, headers), hint = ctx.hints and ctx.hints[status] }
   local obj = body ~= "" and core.decode(body)
-  if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
-    local msg = api_fields(obj, fields)
-    return M.new("api", msg or ("HTTP " .. status), fields)
-  end
-  fields.body = body_start(body)
+  local is_error, msg = M.parse_error_body(obj, fields, true)
+  if is_error then return M.new("api", msg or ("HTTP " .. status), fields) end
+  fields.body = body_start(body, keys[ctx])
   local snippet = fields.body:sub(1, 200):gsub("%s+", " ")
   return M.new("http", ("HTTP %d from %s%s"):format(status, ctx.url,
     snippet ~= "" and (": " .. snippet) or ""), fields)
@@ -167,14 +230,15 @@ end
 --- An error for a 2xx body that is not the JSON expected.
 function M.decode_error(body, why, info, ctx)
   return M.new("decode", "the response is not valid JSON: " .. tostring(why), {
-    key = ctx.key, status = info and info.status, body = body_start(body),
+    key = keys[ctx], status = info and info.status, body = body_start(body, keys[ctx]),
     request_id = info and info.headers["x-request-id"] })
 end
 
 --- A 2xx JSON body that still carries {"error": ...}.
 function M.from_error_body(obj, info, ctx)
-  local fields = { key = ctx.key, status = info.status, request_id = info.headers["x-request-id"] }
-  return M.new("api", api_fields(obj, fields) or "the service returned an error", fields)
+  local fields = { key = keys[ctx], status = info.status, request_id = info.headers["x-request-id"] }
+  local _, msg = M.parse_error_body(obj, fields, false)
+  return M.new("api", msg or "the service returned an error", fields)
 end
 
 return M

@@ -1,6 +1,8 @@
 --- oaichat: a client for OpenAI-compatible chat-completion services.
+local accumulate = require("oaichat.accumulate")
 local client = require("oaichat.client")
 local core = require("oaichat.core")
+local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
 local providers = require("oaichat.providers")
 -- Adds client:conversation and client:conversation_from_json.
@@ -18,7 +20,7 @@ M.null = core.null
 ---@return table
 function M.array(t)
   if t ~= nil and type(t) ~= "table" then
-    error("oaichat.array: expected a table or nil, got " .. type(t), 2)
+    misuse.raise("oaichat.array: expected a table or nil, got " .. type(t))
   end
   return setmetatable(t or {}, core.array_mt)
 end
@@ -42,13 +44,26 @@ M.user = parts.user
 ---@return string|nil
 function M.text(resp)
   if type(resp) ~= "table" then
-    error("oaichat.text: expected a response table, got " .. type(resp), 2)
+    misuse.raise("oaichat.text: expected a response table, got " .. type(resp))
   end
   local c = type(resp.choices) == "table" and resp.choices[1]
   local msg = type(c) == "table" and c.message
   local content = type(msg) == "table" and msg.content
   if type(content) == "string" then return content end
   return nil
+end
+
+--- The reasoning text of a response's first choice, whichever field the
+-- server used (reasoning_content, reasoning, Mistral's thinking parts,
+-- OpenRouter's reasoning_details); nil when there is none.
+---@param resp table
+---@return string|nil
+function M.reasoning(resp)
+  if type(resp) ~= "table" then
+    misuse.raise("oaichat.reasoning: expected a response table, got " .. type(resp))
+  end
+  local c = type(resp.choices) == "table" and resp.choices[1]
+  return accumulate.message_reasoning(type(c) == "table" and c.message or nil)
 end
 
 local default_client
@@ -60,7 +75,7 @@ end
 
 --- client:chat on the default client.
 function M.chat(messages, opts)
-  local resp, err, meta = client.chat_at(M.default(), messages, opts, "oaichat.chat", 3)
+  local resp, err, meta = client.chat_at(M.default(), messages, opts, "oaichat.chat")
   return resp, err, meta
 end
 

@@ -1,6 +1,8 @@
 --- Provider presets: one table of what differs between OpenAI-compatible
 -- services (base URL, how the key is sent, where it is read from, quirks).
 -- Every explicit option of oaichat.new wins over a preset.
+local misuse = require("oaichat.misuse")
+
 local M = {}
 
 ---@class oaichat.Provider
@@ -58,14 +60,13 @@ table.sort(names)
 M.names = names
 M.DEFAULT = "starmagic"
 
---- The preset called name; raises (at the caller's caller) listing the known ones.
+--- The preset called name; raises listing the known ones.
 ---@param name string|nil
 ---@return oaichat.Provider
-function M.get(name, level)
+function M.get(name)
   local p = LIST[name or M.DEFAULT]
   if not p then
-    error(("oaichat.new: unknown provider %q (known: %s)"):format(tostring(name), table.concat(names, ", ")),
-      level or 3)
+    misuse.raise(("oaichat.new: unknown provider %q (known: %s)"):format(tostring(name), table.concat(names, ", ")))
   end
   return p
 end

@@ -14,15 +14,15 @@ Stream.__index = Stream
 
 --- Creates a stream and starts its transfer (no network wait).
 function M.new(session, spec, ctx)
-  local s = setmetatable({ session = session, spec = spec, ctx = ctx, attempt = 0,
+  local s = setmetatable({ session = session, ctx = ctx, attempt = 0,
     delivered = false, acc = accumulate.new(), want_meta = true }, Stream)
-  call.start(s)
+  call.start(s, spec)
   return s
 end
 
 local function stream_error(s, kind, message, fields)
   fields = fields or {}
-  fields.key = s.ctx.key
+  fields.key = errors.key_of(s.ctx)
   return errors.new(kind, message, fields)
 end
 
@@ -41,7 +41,9 @@ local function event_error(s, obj, raw, fields)
     fields.code, fields.type, fields.param = obj.code, obj.type, obj.param
   end
   if type(msg) ~= "string" then msg = raw ~= "" and raw or "the stream carried an error event" end
-  return stream_error(s, "stream", "the service reported an error mid-stream: " .. msg, fields)
+  -- err.message is the service's own text; tostring(err) says where it came
+  fields.context = "reported mid-stream"
+  return stream_error(s, "stream", msg, fields)
 end
 
 -- The transfer ended and every queued event was taken: settle how it ended.
@@ -49,26 +51,37 @@ local function finish_transfer(s)
   local info = call.take_info(s, true)
   local ctx = s.ctx
   local err
-  if info.code ~= 0 then
+  -- Servers that never send [DONE] end a complete answer with every choice's
+  -- finish_reason (llama.cpp before Sept 2024): that is a success.
+  local complete = s.delivered and s.acc:all_finished()
+  if info.sse_done then
+    -- [DONE] arrived: whatever happened to the connection afterwards (a
+    -- reset in the grace wait) cannot take the answer back.
+    s.state = "done"
+    return
+  elseif info.code ~= 0 then
     err = errors.from_transport(info, ctx)
-    if s.delivered and (err.kind == "connection") then
+    if complete and err.kind == "connection" and info.status >= 200 and info.status <= 299 then
+      s.state = "done"
+      return
+    elseif s.delivered and (err.kind == "connection") then
       err = stream_error(s, "stream", "the stream broke off before [DONE]: " .. err.message,
         { status = info.status, request_id = info.headers["x-request-id"] })
     end
   elseif info.status < 200 or info.status > 299 then
     err = errors.from_status(info, ctx)
-  elseif info.sse_done then
-    s.state = "done"
-    return
   elseif not info.sse then
     local obj = core.decode(info.body)
-    if type(obj) == "table" and obj.error ~= nil and obj.error ~= core.null then
+    if errors.parse_error_body(obj, {}, false) then
       err = errors.from_error_body(obj, info, ctx)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = info.body:sub(1, 4096), request_id = info.headers["x-request-id"] })
+        body = errors.cut(info.body, 4096, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
     end
+  elseif complete then
+    s.state = "done"
+    return
   else
     err = stream_error(s, "stream", "the stream ended without [DONE]",
       { status = info.status, request_id = info.headers["x-request-id"] })
@@ -92,12 +105,14 @@ local function take_event(s, kind, v, raw)
   local fields = { status = info.status, request_id = info.headers["x-request-id"], headers = info.headers }
   local err
   if kind == "error" then
+    -- what the error chunk still carries (OpenRouter: finish_reason "error") is kept
+    if type(v) == "table" and type(v.choices) == "table" then s.acc:add(v) end
     err = event_error(s, v, raw, fields)
   elseif kind == "chunk" then
-    fields.body = tostring(raw or core.encode(v)):sub(1, 4096)
+    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = v:sub(1, 4096)
+    fields.body = errors.cut(v, 4096, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
@@ -179,17 +194,24 @@ function Stream:__call()
   return chunk
 end
 
+-- At most this many chunks per poll: a burst stays queued for the next
+-- polls instead of stalling the caller's frame (about 1 ms of decoding).
+local POLL_MAX_CHUNKS = 256
+M.POLL_MAX_CHUNKS = POLL_MAX_CHUNKS
+
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms or 0)
+  local deadline = call.deadline(timeout_ms or 0, "stream:poll")
   local chunks = {}
   local chunk = advance(self, deadline)
   -- then only what is already queued: a fast stream must not keep poll busy
   while chunk do
     chunks[#chunks + 1] = chunk
-    chunk = self.state == "running" and take_event(self)
+    chunk = self.state == "running" and #chunks < POLL_MAX_CHUNKS and take_event(self)
   end
-  if self.state == "running" and self.transfer:done() then finish_transfer(self) end
+  if self.state == "running" and self.transfer:done() and not self.transfer:has_events() then
+    finish_transfer(self)
+  end
   return chunks, self.state == "done", self.err
 end
 
@@ -217,6 +239,12 @@ end
 --- All content of the first choice so far.
 function Stream:text()
   return self.acc:text()
+end
+
+--- The reasoning text of the first choice so far, whichever field the
+-- server used (nil when none).
+function Stream:reasoning()
+  return self.acc:reasoning()
 end
 
 --- Cancels the transfer at once and frees it.
