@@ -171,6 +171,13 @@ static int core_session_step(lua_State *L) {
   return 1;
 }
 
+/* session:is_open(): false once closed (its calls then end as canceled). */
+static int core_session_is_open(lua_State *L) {
+  core_session *s = luaL_checkudata(L, 1, SESSION_MT);
+  lua_pushboolean(L, s->open);
+  return 1;
+}
+
 static int core_session_pending(lua_State *L) {
   core_session *s = core_check_session(L, 1);
   lua_pushinteger(L, s->http.nattached);
@@ -529,6 +536,7 @@ static int core_leak_check(lua_State *L) {
 static const luaL_Reg core_session_methods[] = {
     {"start", core_session_start}, {"step", core_session_step},
     {"pending", core_session_pending}, {"close", core_session_close},
+    {"is_open", core_session_is_open},
     {NULL, NULL}};
 
 static const luaL_Reg core_transfer_methods[] = {

@@ -2,6 +2,7 @@
 -- after a failure either schedule another attempt or settle on the error.
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
+local errors = require("oaichat.errors")
 local meta = require("oaichat.meta")
 local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
@@ -12,14 +13,33 @@ local M = {}
 -- hold the key, and dumping a stream or request must not show it.
 local specs = setmetatable({}, { __mode = "k" })
 
---- Starts the next attempt's transfer; the first start gives the spec.
+--- Starts the next attempt's transfer; the first start gives the spec. If
+-- the client was closed meanwhile, the call ends as canceled instead.
 function M.start(call, spec)
   if spec then specs[call] = spec end
-  call.attempt = call.attempt + 1
   call.started = call.started or core.now()
   call.wait_until = nil
+  if not call.session:is_open() then
+    call.err = errors.new("canceled", "the client was closed before the next attempt",
+      { attempts = call.attempt })
+    call.state = "done"
+    return
+  end
+  call.attempt = call.attempt + 1
   call.transfer = call.session:start(specs[call])
   call.state = "running"
+end
+
+-- Calls on_retry. The call is settled with err first: if the hook raises,
+-- its error propagates once and the call stays done (never half-started).
+-- Returns false if the hook closed the call.
+local function run_hook(call, err, delay)
+  call.err, call.state, call.in_hook = err, "done", true
+  local ok, hook_err = pcall(call.ctx.on_retry, err, call.attempt, delay)
+  local closed = not call.in_hook
+  call.in_hook = nil
+  if not ok then error(hook_err, 0) end
+  return not closed
 end
 
 --- Settles call.transfer's failure err: a retry (state "waiting") or the end.
@@ -29,9 +49,12 @@ function M.fail(call, err, headers)
   local ctx = call.ctx
   if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
     local delay = retry.delay(headers, call.attempt - 1)
-    if ctx.on_retry then ctx.on_retry(err, call.attempt, delay) end
+    if ctx.on_retry and not run_hook(call, err, delay) then return end
+    call.err = nil
     call.wait_until = core.now() + delay
     call.state = "waiting"
+    -- closed inside on_retry: end now rather than after the delay
+    if not call.session:is_open() then M.start(call) end
   else
     call.err = err
     call.state = "done"
@@ -69,7 +92,7 @@ end
 -- at most until deadline (nil: no limit) and returns false if still waiting.
 function M.wait_retry(call, deadline)
   local now = core.now()
-  if now >= call.wait_until then
+  if now >= call.wait_until or not call.session:is_open() then
     M.start(call)
     return true
   end
@@ -90,7 +113,12 @@ function M.cancel(call)
     call.transfer:close()
     call.transfer = nil
   end
-  if call.state == "done" then return false end
+  if call.in_hook then
+    -- closed inside on_retry: the attempt's error was only provisional
+    call.in_hook, call.err = nil, nil
+  elseif call.state == "done" then
+    return false
+  end
   call.state = "done"
   return true
 end
