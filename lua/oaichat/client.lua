@@ -9,7 +9,8 @@ local stream = require("oaichat.stream")
 
 local M = {}
 
-M.VERSION = "0.1.0"
+-- The version lives in csrc/core.c (CORE_VERSION), the rockspecs follow it.
+M.VERSION = core.version
 
 -- Keys live here, not in the client table, so printing or dumping a client
 -- never shows them.
@@ -300,6 +301,9 @@ function Client:_transport(url, opts, streaming)
   if streaming then
     spec.idle_timeout = opts.idle_timeout or self.idle_timeout
     ctx.idle_timeout = spec.idle_timeout
+    -- a per-call timeout bounds each attempt of a stream as a whole (as the
+    -- SDKs do); the client's timeout stays for non-streaming requests
+    spec.timeout, ctx.timeout = opts.timeout, opts.timeout
   else
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
