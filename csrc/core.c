@@ -200,6 +200,7 @@ static int core_session_start(lua_State *L) {
   memset(&r, 0, sizeof(r));
   r.url = core_opt_string(L, 2, "url");
   if (r.url == NULL) return luaL_error(L, "oaichat: request needs a url");
+  r.method = core_opt_string(L, 2, "method");
   lua_getfield(L, 2, "body");
   r.body = lua_tolstring(L, -1, &body_len);
   r.body_len = body_len;
