@@ -153,32 +153,35 @@ describe("accumulate", function()
     assert.equal("xy", acc:result().choices[1].message.tool_calls[1]["function"].arguments)
   end)
 
-  -- Time to add n pieces of content and tool arguments and build the result.
-  local function build_time(n)
+  -- Kilobytes allocated (the collector stopped, so nothing is freed) to add
+  -- n pieces of content, reasoning and tool arguments and build the result:
+  -- a count of work, not a clock.
+  local function build_kbytes(n)
     local pieces = {}
     for i = 1, n do
       pieces[i] = delta({ content = "xy", reasoning_content = "r",
         tool_calls = { { index = 0, ["function"] = { arguments = "a" } } } })
     end
     collectgarbage()
-    local t0 = os.clock()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
     local acc = accumulate.new()
     for i = 1, n do acc:add(pieces[i]) end
     local r = acc:result()
-    local took = os.clock() - t0
+    local used = collectgarbage("count") - before
+    collectgarbage("restart")
     assert.equal(2 * n, #r.choices[1].message.content)
     assert.equal(n, #r.choices[1].message.reasoning_content)
     assert.equal(n, #r.choices[1].message.tool_calls[1]["function"].arguments)
-    return took
+    return used
   end
 
-  it("costs time linear in the number of pieces", function()
-    -- smaller under valgrind/ASan (make check-memory), where all runs slower
-    local n = os.getenv("OAICHAT_SANITIZED") and 20000 or 100000
-    build_time(n / 100) -- warm-up
-    local small = math.max(build_time(n / 10), 1e-3)
-    local large = build_time(n)
-    -- linear gives ~10; rebuilding the string per piece gives ~100 (10k -> 100k)
-    assert.is_true(large / small < 20, ("%d: %.4f s, %d: %.4f s"):format(n / 10, small, n, large))
+  it("costs work linear in the number of pieces", function()
+    local n = 5000
+    build_kbytes(n / 10) -- warm-up
+    local small = build_kbytes(n / 10)
+    local large = build_kbytes(n)
+    -- linear gives ~10; rebuilding the string per piece gives ~100 (500 -> 5000)
+    assert.is_true(large / small < 20, ("%d: %.0f KiB, %d: %.0f KiB"):format(n / 10, small, n, large))
   end)
 end)

@@ -3,6 +3,7 @@
 -- silently mean "no limit"; huge numbers are clamped in C (under `make
 -- check-memory` UBSan's float-cast-overflow check aborts on an unclamped cast).
 local oaichat = require("oaichat")
+local core = require("oaichat.core")
 local helper = require("spec.support.helper")
 local util = require("spec.support.util")
 
@@ -30,6 +31,158 @@ describe("misuse", function()
 
   before_each(function()
     srv:reset()
+  end)
+
+  describe("close and on_retry", function()
+    -- a retry the specs never wait for: each call must end before its delay
+    local LONG_WAIT = { status = 500, headers = { ["retry-after-ms"] = "60000" } }
+
+    local function poll_until(f, cond)
+      for _ = 1, 2000 do
+        f()
+        if cond() then return end
+      end
+      error("the condition was never met")
+    end
+
+    it("client:close() during a retry wait ends a request and a stream as canceled", function()
+      srv:queue({ LONG_WAIT, LONG_WAIT })
+      local retries = 0
+      local c = client({ max_retries = 2, on_retry = function() retries = retries + 1 end })
+      local r = c:chat_async("hi")
+      poll_until(function() assert.is_false(r:poll(5)) end, function() return retries == 1 end)
+      local s = c:stream("hi")
+      poll_until(function() s:poll(5) end, function() return retries == 2 end)
+      c:close()
+      local done, resp, err = r:poll(0)
+      assert.is_true(done)
+      assert.is_nil(resp)
+      assert.are.equal("canceled", err.kind)
+      assert.are.equal(1, err.attempts)
+      local chunks, sdone, serr = s:poll(0)
+      assert.are.same({}, chunks)
+      assert.is_true(sdone)
+      assert.are.equal("canceled", serr.kind)
+      local chunk, nerr = s:next()
+      assert.is_nil(chunk)
+      assert.are.equal("canceled", nerr.kind)
+      assert.are.equal(0, c:poll(0))
+      assert.are.equal(2, #srv:requests())
+    end)
+
+    it("client:close() inside on_retry ends chat, next, poll and chat_many as canceled at once", function()
+      local cases = {
+        function(c) return select(2, c:chat("hi")) end,
+        function(c) return select(2, c:stream("hi"):next()) end,
+        function(c) return select(3, c:chat_async("hi"):poll(nil)) end,
+        function(c) return c:chat_many({ { "hi" } })[1].error end,
+      }
+      for i, run in ipairs(cases) do
+        srv:reset()
+        srv:queue({ LONG_WAIT })
+        local c
+        c = client({ max_retries = 2, on_retry = function() c:close() end })
+        local t0 = core.now()
+        local err = run(c)
+        assert.are.equal("canceled", err and err.kind, "case " .. i .. ": " .. tostring(err))
+        -- generous: the retry delay is 60 s, a finished call takes milliseconds
+        assert.is_true(core.now() - t0 < 30, "case " .. i .. " waited for the retry")
+        assert.are.equal(1, #srv:requests())
+      end
+    end)
+
+    it("closing the request or stream inside on_retry ends it without another attempt", function()
+      srv:queue({ LONG_WAIT, LONG_WAIT })
+      local r, s
+      local c = client({ max_retries = 2, on_retry = function() if s then s:close() else r:close() end end })
+      r = c:chat_async("hi")
+      local done, resp, err = r:poll(nil)
+      assert.is_true(done)
+      assert.is_nil(resp)
+      assert.are.equal("canceled", err.kind)
+      s = c:stream("hi")
+      local chunk, serr = s:next()
+      assert.is_nil(chunk)
+      assert.is_nil(serr)
+      assert.is_true(select(2, s:poll(0)))
+      assert.are.equal(2, #srv:requests())
+      c:close()
+    end)
+
+    it("an error raised by on_retry propagates once; the call is then done with the attempt's error", function()
+      srv:queue({ { status = 500 }, { status = 500 }, { status = 500 } })
+      local c = client({ max_retries = 2, on_retry = function() error("hook failed", 0) end })
+      local r = c:chat_async("hi")
+      assert.are.equal("hook failed", util.raised(r.poll, r, nil))
+      local done, resp, err = r:poll(0)
+      assert.is_true(done)
+      assert.is_nil(resp)
+      assert.are.equal("api", err.kind)
+      assert.are.equal(500, err.status)
+      assert.are.equal(1, err.attempts)
+      r:close()
+      assert.are.equal(err, select(3, r:poll(0)))
+      local s = c:stream("hi")
+      assert.are.equal("hook failed", util.raised(s.next, s))
+      local chunk, serr = s:next()
+      assert.is_nil(chunk)
+      assert.are.equal(500, serr.status)
+      local chunks, sdone, perr = s:poll(0)
+      assert.are.same({}, chunks)
+      assert.is_true(sdone)
+      assert.are.equal(serr, perr)
+      assert.are.equal("hook failed", util.raised(c.chat, c, "hi"))
+      assert.are.equal(3, #srv:requests())
+      -- the client still works
+      local ok = c:chat("hi")
+      assert.are.equal("Echo: hi (1 message)", oaichat.text(ok))
+      c:close()
+    end)
+  end)
+
+  describe("a stream's timeout", function()
+    local CHUNK = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+      .. '"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+    -- one chunk, then keep-alive comments for about 2 s, then [DONE]
+    local function slow_stream()
+      local events = { CHUNK }
+      for _ = 1, 40 do events[#events + 1] = ": keep-alive\n\n" end
+      events[#events + 1] = "data: [DONE]\n\n"
+      return { raw_events = events, chunk_delay_ms = 50 }
+    end
+
+    it("opts.timeout ends a stream kept alive by comments as kind timeout", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3 })
+      local chunks, err = util.drain(c:stream("hi", { timeout = 0.5 }))
+      assert.are.equal("timeout", err and err.kind, tostring(err))
+      assert.is_truthy(tostring(err):find("timeout 0.5 s", 1, true), tostring(err))
+      assert.is_true(#chunks <= 1)
+      c:close()
+    end)
+
+    it("opts.timeout also bounds a polled stream", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3 })
+      local s = c:stream("hi", { timeout = 0.5 })
+      local done, err
+      for _ = 1, 100000 do
+        _, done, err = s:poll(20)
+        if done then break end
+      end
+      assert.is_true(done)
+      assert.are.equal("timeout", err and err.kind, tostring(err))
+      c:close()
+    end)
+
+    it("without opts.timeout the comments keep idle_timeout from firing and the stream ends well", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3, timeout = 0.5 }) -- the client's timeout is for chat only
+      local chunks, err = util.drain(c:stream("hi"))
+      assert.is_nil(err)
+      assert.are.equal(1, #chunks)
+      c:close()
+    end)
   end)
 
   describe("poll arguments", function()

@@ -2,6 +2,8 @@
 -- after a failure either schedule another attempt or settle on the error.
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
+local errors = require("oaichat.errors")
+local meta = require("oaichat.meta")
 local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
 
@@ -11,24 +13,48 @@ local M = {}
 -- hold the key, and dumping a stream or request must not show it.
 local specs = setmetatable({}, { __mode = "k" })
 
---- Starts the next attempt's transfer; the first start gives the spec.
+--- Starts the next attempt's transfer; the first start gives the spec. If
+-- the client was closed meanwhile, the call ends as canceled instead.
 function M.start(call, spec)
   if spec then specs[call] = spec end
-  call.attempt = call.attempt + 1
+  call.started = call.started or core.now()
   call.wait_until = nil
+  if not call.session:is_open() then
+    call.err = errors.new("canceled", "the client was closed before the next attempt",
+      { attempts = call.attempt })
+    call.state = "done"
+    return
+  end
+  call.attempt = call.attempt + 1
   call.transfer = call.session:start(specs[call])
   call.state = "running"
+end
+
+-- Calls on_retry. The call is settled with err first: if the hook raises,
+-- its error propagates once and the call stays done (never half-started).
+-- Returns false if the hook closed the call.
+local function run_hook(call, err, delay)
+  call.err, call.state, call.in_hook = err, "done", true
+  local ok, hook_err = pcall(call.ctx.on_retry, err, call.attempt, delay)
+  local closed = not call.in_hook
+  call.in_hook = nil
+  if not ok then error(hook_err, 0) end
+  return not closed
 end
 
 --- Settles call.transfer's failure err: a retry (state "waiting") or the end.
 function M.fail(call, err, headers)
   err.attempts = call.attempt
+  if headers and next(headers) ~= nil and err.headers == nil then err.headers = headers end
   local ctx = call.ctx
   if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
     local delay = retry.delay(headers, call.attempt - 1)
-    if ctx.on_retry then ctx.on_retry(err, call.attempt, delay) end
+    if ctx.on_retry and not run_hook(call, err, delay) then return end
+    call.err = nil
     call.wait_until = core.now() + delay
     call.state = "waiting"
+    -- closed inside on_retry: end now rather than after the delay
+    if not call.session:is_open() then M.start(call) end
   else
     call.err = err
     call.state = "done"
@@ -40,11 +66,13 @@ local NO_HEADERS = setmetatable({}, { __newindex = function() error("read-only",
 
 --- Closes the current transfer, if any, and returns its final info. Unless
 -- all_headers, the headers are read only when the transfer failed or its
--- status is not 2xx (a stream's errors after a 2xx need them too).
+-- status is not 2xx (a stream's errors after a 2xx need them too). A call
+-- with want_meta reads them always and keeps its resp_meta (oaichat.Meta).
 function M.take_info(call, all_headers)
   local t = call.transfer
   if not t then return nil end
   local info = t:info()
+  all_headers = all_headers or call.want_meta
   if all_headers or info.code ~= 0 or info.status < 200 or info.status > 299 then
     info.headers = t:headers()
   elseif info.request_id then
@@ -54,6 +82,9 @@ function M.take_info(call, all_headers)
   end
   t:close()
   call.transfer = nil
+  if call.want_meta and not (call.resp_meta and call.resp_meta.attempts == call.attempt) then
+    call.resp_meta = meta.build(call, info.status, info.headers) or call.resp_meta
+  end
   return info
 end
 
@@ -61,7 +92,7 @@ end
 -- at most until deadline (nil: no limit) and returns false if still waiting.
 function M.wait_retry(call, deadline)
   local now = core.now()
-  if now >= call.wait_until then
+  if now >= call.wait_until or not call.session:is_open() then
     M.start(call)
     return true
   end
@@ -82,7 +113,12 @@ function M.cancel(call)
     call.transfer:close()
     call.transfer = nil
   end
-  if call.state == "done" then return false end
+  if call.in_hook then
+    -- closed inside on_retry: the attempt's error was only provisional
+    call.in_hook, call.err = nil, nil
+  elseif call.state == "done" then
+    return false
+  end
   call.state = "done"
   return true
 end
