@@ -19,7 +19,10 @@ LUA_INC := /usr/include/lua$(LUA_VERSION)
 LUA_PKGS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev
 endif
 
-BASE_PKGS := gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim nginx luajit libluajit-5.1-dev
+# `make demo` needs only a compiler, libcurl, lua-cjson, LuaSocket (the local
+# server) and the interpreter; `make test` adds what the specs drive.
+DEMO_PKGS := gcc libc6-dev make libcurl4-openssl-dev lua-cjson lua-socket ca-certificates $(LUA_PKGS)
+BASE_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim nginx luajit libluajit-5.1-dev lua-readline tmux luarocks zip
 TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
@@ -37,7 +40,7 @@ RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
 BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 	-o spec/support/summary.lua
 
-.PHONY: all build deps test test-all specs jit-build test-c check-memory clean fuzz lint demo
+.PHONY: all build deps test test-all specs jit-build test-c check-memory clean fuzz lint demo rock rock-build rock-install
 
 all: build
 build: $(MODULE)
@@ -149,8 +152,31 @@ fuzz: deps
 	build/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 \
 		-print_final_stats=1 build/fuzz/json_corpus
 
-demo: deps build
+demo:
+	@sh tools/deps.sh $(DEMO_PKGS)
+	@$(MAKE) --no-print-directory build
 	$(RUN_ENV) sh tools/demo.sh
+
+# LuaRocks' build (rockspec/*.rockspec, type "make"): LuaRocks passes its
+# LUA_INCDIR, CFLAGS, LIBFLAG, CURL_LIBDIR and install dirs. Objects go to
+# build/rock-<lua>/, never beside the sources, so no Lua 5.4 core.so lands
+# where another interpreter's ./?.so would find it.
+ROCK_BUILD = build/rock-$(notdir $(LUA_INCDIR))
+rock-build:
+	@rm -rf $(ROCK_BUILD) && mkdir -p $(ROCK_BUILD)/oaichat
+	$(CC) $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -fvisibility=hidden -I$(LUA_INCDIR) -Icsrc \
+		$(LIBFLAG) -o $(ROCK_BUILD)/oaichat/core.so $(SRCS) -L$(CURL_LIBDIR) -lcurl
+rock-install:
+	mkdir -p $(LIBDIR)/oaichat $(LUADIR)/oaichat
+	cp $(ROCK_BUILD)/oaichat/core.so $(LIBDIR)/oaichat/core.so
+	cp lua/oaichat/*.lua $(LUADIR)/oaichat/
+
+# A source rock of the release rockspec from the checkout (uncommitted
+# changes included), installed into a temporary tree and run from there.
+VERSION := $(shell sed -n 's/^\#define CORE_VERSION "\(.*\)"$$/\1/p' csrc/core.c)
+rock:
+	@sh tools/deps.sh luarocks zip git $(LUA_PKGS) $(DEMO_PKGS)
+	sh tools/rock.sh $(VERSION) $(LUA_VERSION)
 
 clean:
 	rm -rf build

@@ -14,9 +14,10 @@ streams, cancels, polls without blocking, verifies TLS and retries sensibly.
    license = "MIT",
    labels = { "openai", "llm", "http", "curl", "sse" },
 }
+supported_platforms = { "unix" }
 dependencies = {
    "lua >= 5.1",
-   "lua-cjson",
+   "lua-cjson >= 2.1.0",
 }
 -- Only the library is looked up: Debian keeps curl/curl.h under the
 -- multiarch include directory, which the compiler searches by itself but
@@ -24,30 +25,26 @@ dependencies = {
 external_dependencies = {
    CURL = { library = "curl" },
 }
+-- Built by the Makefile's rock-build target into build/rock-<lua>/, outside
+-- the source tree: a core.so left beside the sources would be found through
+-- ./?.so by other interpreters (LuaJIT in Neovim and LÖVE).
 build = {
-   type = "builtin",
-   modules = {
-      ["oaichat.core"] = {
-         sources = { "csrc/core.c", "csrc/http.c", "csrc/json.c", "csrc/sse.c", "csrc/buf.c",
-                     "csrc/base64.c" },
-         defines = { "_POSIX_C_SOURCE=200809L" },
-         libraries = { "curl" },
-         incdirs = { "$(CURL_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)" },
-      },
-      ["oaichat"] = "lua/oaichat/init.lua",
-      ["oaichat.client"] = "lua/oaichat/client.lua",
-      ["oaichat.call"] = "lua/oaichat/call.lua",
-      ["oaichat.config"] = "lua/oaichat/config.lua",
-      ["oaichat.errors"] = "lua/oaichat/errors.lua",
-      ["oaichat.retry"] = "lua/oaichat/retry.lua",
-      ["oaichat.stream"] = "lua/oaichat/stream.lua",
-      ["oaichat.accumulate"] = "lua/oaichat/accumulate.lua",
-      ["oaichat.content"] = "lua/oaichat/content.lua",
-      ["oaichat.conversation"] = "lua/oaichat/conversation.lua",
-      ["oaichat.misuse"] = "lua/oaichat/misuse.lua",
+   type = "make",
+   build_target = "rock-build",
+   build_variables = {
+      CC = "$(CC)", CFLAGS = "$(CFLAGS)", LIBFLAG = "$(LIBFLAG)",
+      LUA_INCDIR = "$(LUA_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
+   },
+   install_target = "rock-install",
+   install_variables = {
+      LUA_INCDIR = "$(LUA_INCDIR)", LIBDIR = "$(LIBDIR)", LUADIR = "$(LUADIR)",
    },
    install = {
       bin = { oaichat = "bin/oaichat" },
    },
+}
+test_dependencies = { "busted" }
+test = {
+   type = "busted",
+   flags = { "--helper=spec/support/helper.lua", "-o", "spec/support/summary.lua" },
 }

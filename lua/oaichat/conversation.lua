@@ -4,6 +4,7 @@
 -- Adds Client:conversation and Client:conversation_from_json.
 local accumulate = require("oaichat.accumulate")
 local client_mod = require("oaichat.client")
+local config = require("oaichat.config")
 local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
@@ -24,6 +25,10 @@ local M = {}
 ---@field system? string  system prompt, sent as the first message
 ---@field params? table   request parameters of every turn (merged over the client's)
 ---@field messages? oaichat.Message[]  an initial history (copied)
+---earlier turns' reasoning_content/reasoning sent back: never (the default), always, or on
+---tool-call turns only (the deepseek preset's default)
+---@field reasoning? "drop"|"keep"|"tool_calls"
+---@field stream_usage? boolean  streamed turns ask for usage (default: the client's)
 
 ---@alias oaichat.Turn string|oaichat.Message|(string|oaichat.ContentPart)[]
 
@@ -31,7 +36,9 @@ local M = {}
 ---@field client oaichat.Client
 ---@field system string|nil
 ---@field params table
----@field messages oaichat.Message[]  the history, as sent
+---@field messages oaichat.Message[]  the history (reasoning fields are sent back only as `reasoning` says)
+---@field reasoning "drop"|"keep"|"tool_calls"
+---@field stream_usage boolean|nil
 local Conversation = {}
 Conversation.__index = Conversation
 M.Conversation = Conversation
@@ -111,6 +118,23 @@ local function check_opts(opts, where)
   end
 end
 
+local KNOWN = { system = true, params = true, messages = true, reasoning = true, stream_usage = true }
+local REASONING = { drop = true, keep = true, tool_calls = true }
+
+-- Raises on an unknown key or a bad reasoning/stream_usage.
+local function check_keys(opts, where)
+  for k in pairs(opts) do
+    if not KNOWN[k] then config.unknown_key(where, k, KNOWN) end
+  end
+  if opts.reasoning ~= nil and not REASONING[opts.reasoning] then
+    misuse.raise(('%s: reasoning must be "drop", "keep" or "tool_calls", got %s'):format(where,
+      tostring(opts.reasoning)))
+  end
+  if opts.stream_usage ~= nil and type(opts.stream_usage) ~= "boolean" then
+    misuse.raise(("%s: stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)))
+  end
+end
+
 --- Creates a conversation on client (also available as client:conversation).
 ---@param client oaichat.Client
 ---@param opts? oaichat.ConversationOptions
@@ -119,6 +143,7 @@ function M.new(client, opts)
   local where = "client:conversation"
   check_opts(opts, where)
   opts = opts or {}
+  check_keys(opts, where)
   if opts.system ~= nil and opts.system ~= null and type(opts.system) ~= "string" then
     misuse.raise(where .. ": system must be a string, got " .. type(opts.system))
   end
@@ -138,17 +163,36 @@ function M.new(client, opts)
     table.insert(messages, 1, { role = "system", content = system })
   end
   return setmetatable({ client = client, system = system, params = deep_copy(opts.params or {}),
-    messages = messages, _usages = {} }, Conversation)
+    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning or "drop",
+    stream_usage = opts.stream_usage }, Conversation)
 end
 
 function Conversation:__tostring()
   return ("oaichat.conversation (%d messages)"):format(#self.messages)
 end
 
+-- Fields of earlier assistant turns that carry reasoning (several servers
+-- reject them in a request: Mistral 422, legacy deepseek-reasoner 400).
+local REASONING_FIELDS = { "reasoning_content", "reasoning" }
+
+-- msg as sent under the conversation's reasoning policy.
+local function outgoing_message(msg, policy)
+  if policy == "keep" or type(msg) ~= "table" or msg.role ~= "assistant" then return msg end
+  if policy == "tool_calls" and type(msg.tool_calls) == "table" and msg.tool_calls[1] then return msg end
+  local out
+  for _, k in ipairs(REASONING_FIELDS) do
+    if msg[k] ~= nil then
+      out = out or merged(msg, nil)
+      out[k] = nil
+    end
+  end
+  return out or msg
+end
+
 -- The array sent for a turn: the history plus the new user message.
 function Conversation:_outgoing(user, where)
   local msgs = {}
-  for i = 1, #self.messages do msgs[i] = self.messages[i] end
+  for i = 1, #self.messages do msgs[i] = outgoing_message(self.messages[i], self.reasoning) end
   if user then msgs[#msgs + 1] = user end
   if #msgs == 0 then misuse.raise(where .. ": nothing to send (no content and an empty history)") end
   return msgs
@@ -175,6 +219,14 @@ function Conversation:say(turn, opts)
   local user = user_turn(turn, where)
   local resp, err = self.client:chat(self:_outgoing(user, where), merged(self.params, opts))
   if not resp then return nil, err end
+  local text, why = self:_commit_response(user, resp)
+  if not text then return nil, why end
+  return text, resp
+end
+
+-- Commits the exchange of a non-streaming response; its text, or nil, err
+-- when the response holds no message (nothing committed then).
+function Conversation:_commit_response(user, resp)
   local choice = type(resp.choices) == "table" and resp.choices[1]
   local msg = type(choice) == "table" and choice.message
   if type(msg) ~= "table" then
@@ -182,8 +234,66 @@ function Conversation:say(turn, opts)
       { body = core.encode(resp):sub(1, 4096) })
   end
   self:_commit(user, msg, resp.usage)
-  return message_text(msg), resp
+  return message_text(msg)
 end
+
+---@class oaichat.ConversationRequest
+---@field state "running"|"done"|"failed"|"canceled"
+local ConvRequest = {}
+ConvRequest.__index = ConvRequest
+M.ConversationRequest = ConvRequest
+
+--- conv:say for event loops: starts the turn and returns at once; drive it
+-- with request:poll(timeout_ms) -> done, resp | nil, err. The exchange is
+-- committed once, when poll first reports success; a failure or close()
+-- leaves the history as it was.
+---@param turn? oaichat.Turn
+---@param opts? table
+---@return oaichat.ConversationRequest
+function Conversation:say_async(turn, opts)
+  local where = "conv:say_async"
+  check_opts(opts, where)
+  local user = user_turn(turn, where)
+  local r = self.client:chat_async(self:_outgoing(user, where), merged(self.params, opts))
+  return setmetatable({ conv = self, request = r, user = user, state = "running" }, ConvRequest)
+end
+
+--- Drives the turn for up to timeout_ms (0: no wait; nil: until done).
+-- Returns done, resp | nil, err (and the request's meta when it gives one).
+function ConvRequest:poll(timeout_ms)
+  if self.state == "running" then
+    local done, resp, err, meta = self.request:poll(timeout_ms)
+    if not done then return false end
+    self.meta = meta
+    if resp then
+      local text, why = self.conv:_commit_response(self.user, resp)
+      if text then
+        self.resp, self.reply, self.state = resp, text, "done"
+      else
+        self.err, self.state = why, "failed"
+      end
+    else
+      self.err, self.state = err, "failed"
+    end
+  end
+  return true, self.resp, self.err, self.meta
+end
+
+--- The reply's text once done (nil before, or after a failure).
+---@return string|nil
+function ConvRequest:text()
+  return self.reply
+end
+
+--- Cancels the turn (nothing is committed) unless it already finished.
+function ConvRequest:close()
+  if self.state == "running" then
+    self.request:close()
+    self.state = "canceled"
+    self.err = errors.new("canceled", "the request was canceled", { attempts = self.request.attempt })
+  end
+end
+ConvRequest.__close = ConvRequest.close
 
 --- Sends one turn as a stream; iterating yields the reply's text pieces.
 -- The exchange is appended when the stream ends with [DONE]; the `for`
@@ -196,7 +306,9 @@ function Conversation:stream(turn, opts)
   local where = "conv:stream"
   check_opts(opts, where)
   local user = user_turn(turn, where)
-  local s = self.client:stream(self:_outgoing(user, where), merged(self.params, opts))
+  local call_opts = merged(self.params, opts)
+  if call_opts.stream_usage == nil then call_opts.stream_usage = self.stream_usage end
+  local s = self.client:stream(self:_outgoing(user, where), call_opts)
   local cs = setmetatable({ conv = self, stream = s, user = user, pieces = {}, state = "running" }, ConvStream)
   -- The fourth value is the `for` loop's closing value on 5.4: a `break`
   -- cancels the transfer at once instead of at garbage collection.
@@ -217,6 +329,7 @@ local function chunk_piece(chunk)
 end
 
 function ConvStream:_finish()
+  if self.state ~= "running" then return nil, self.err end -- committed (or failed) once already
   local result = self.stream:result()
   local choice = result.choices[1]
   if not choice then
@@ -254,6 +367,38 @@ function ConvStream:next()
     end
   end
   return nil, self.err
+end
+
+--- For event loops, like stream:poll: the chunks that arrived within
+-- timeout_ms (0: no wait), done, err, and as a fourth value their text
+-- (first choice). The exchange is committed once, when the stream ends
+-- well; after a failure or close() the history is as before the turn.
+---@param timeout_ms? integer
+---@return table[] chunks
+---@return boolean done
+---@return oaichat.Error|nil err
+---@return string text
+function ConvStream:poll(timeout_ms)
+  if self.state ~= "running" then return {}, true, self.err, "" end
+  local chunks, done, err = self.stream:poll(timeout_ms)
+  local first = #self.pieces
+  for _, chunk in ipairs(chunks) do
+    local piece = chunk_piece(chunk)
+    if piece then self.pieces[#self.pieces + 1] = piece end
+  end
+  local text = table.concat(self.pieces, "", first + 1)
+  if err then
+    self.state, self.err = "failed", err
+    self.stream:close()
+  elseif done then
+    if self.stream.canceled then self.state = "canceled" else self:_finish() end
+  end
+  return chunks, self.state ~= "running", self.err, text
+end
+
+--- The response head's meta (see stream:meta()), when the stream has one.
+function ConvStream:meta()
+  return self.stream.meta and self.stream:meta() or nil
 end
 
 --- For `for piece in conv:stream(...) do`: raises the error object on failure.
@@ -329,7 +474,8 @@ end
 ---@return oaichat.Conversation
 function Conversation:fork()
   return setmetatable({ client = self.client, system = self.system, params = deep_copy(self.params),
-    messages = deep_copy(self.messages), _usages = deep_copy(self._usages) }, Conversation)
+    messages = deep_copy(self.messages), _usages = deep_copy(self._usages), reasoning = self.reasoning,
+    stream_usage = self.stream_usage }, Conversation)
 end
 
 --- Appends a message without sending anything (a string is a user message).
@@ -424,7 +570,35 @@ end
 ---@return string|nil text
 ---@return table|oaichat.Error resp
 function Conversation:run_tools(tools, handlers, opts)
-  local where = "conv:run_tools"
+  local run = M.tool_run(self, tools, handlers, opts, "conv:run_tools")
+  local _, resp, err = run:poll(nil)
+  if not resp then return nil, err end
+  return run.reply, resp
+end
+
+---@class oaichat.ToolRun
+---@field state "running"|"done"|"failed"|"canceled"
+local ToolRun = {}
+ToolRun.__index = ToolRun
+M.ToolRun = ToolRun
+
+--- conv:run_tools for event loops: returns at once a run whose
+-- poll(timeout_ms) -> done, resp | nil, err drives the requests (through
+-- say_async) and calls the handlers between them, inside poll. Tool turns
+-- join the history as they complete; a failure, max_rounds or close()
+-- removes every message the run added.
+---@param tools table[]
+---@param handlers table<string, fun(args: table, call: table): any>|fun(name: string, args: table, call: table): any
+---@param opts? oaichat.RunToolsOptions
+---@return oaichat.ToolRun
+function Conversation:run_tools_async(tools, handlers, opts)
+  local run = M.tool_run(self, tools, handlers, opts, "conv:run_tools_async")
+  return run
+end
+
+-- Checks the arguments (raising at the caller of run_tools[_async]) and
+-- adds opts.prompt; the run starts on the first poll.
+function M.tool_run(conv, tools, handlers, opts, where)
   if type(tools) ~= "table" then
     misuse.raise(where .. ": tools must be an array of tool definitions, got " .. type(tools))
   end
@@ -437,45 +611,101 @@ function Conversation:run_tools(tools, handlers, opts)
   if type(max_rounds) ~= "number" or max_rounds < 1 then misuse.raise(where .. ": max_rounds must be a number >= 1") end
   local params = merged(opts, { tools = tools })
   params.max_rounds, params.prompt = nil, nil
-  local before = #self.messages
-  local function restore()
-    for i = #self.messages, before + 1, -1 do self.messages[i] = nil end
-  end
+  local run = setmetatable({ conv = conv, handlers = handlers, params = params, max_rounds = max_rounds,
+    before = #conv.messages, rounds = 0, state = "running" }, ToolRun)
   if opts.prompt ~= nil then
-    self:add(user_turn(opts.prompt, where))
+    conv:add(user_turn(opts.prompt, where))
   else
-    local last = self.messages[#self.messages]
-    if not last or (last.role == "assistant" and not pending_calls(self)) then
+    local last = conv.messages[#conv.messages]
+    if not last or (last.role == "assistant" and not pending_calls(conv)) then
       misuse.raise(where .. ": nothing to answer: give opts.prompt, or add a user message first")
     end
   end
-  local rounds, text, resp = 0, nil, nil
-  while true do
-    local calls = pending_calls(self)
-    if calls and rounds >= max_rounds then
-      restore()
-      return nil, errors.new("limit", ("the model still asked for tools after %d rounds (max_rounds = %d)")
-        :format(rounds, max_rounds))
-    elseif calls then
-      for _, call in ipairs(calls) do self:add_tool_result(tostring(call.id), run_call(call, handlers)) end
-    elseif rounds > 0 then
-      return text, resp
-    end
-    text, resp = self:say(nil, params)
-    if not text then
-      restore()
-      return nil, resp
-    end
-    rounds = rounds + 1
-  end
+  return run
 end
 
---- The conversation as JSON: {system, params, messages, usage}.
+function ToolRun:_fail(err)
+  local msgs = self.conv.messages
+  for i = #msgs, self.before + 1, -1 do msgs[i] = nil end
+  self.err, self.state, self.resp, self.reply = err, "failed", nil, nil
+end
+
+-- Settles the request in flight, if done; false while it runs.
+function ToolRun:_settle(timeout_ms)
+  local done, resp, err = self.req:poll(timeout_ms)
+  if not done then return false end
+  self.req = nil
+  if not resp then
+    self:_fail(err)
+  else
+    self.rounds, self.resp, self.reply = self.rounds + 1, resp, self.last:text()
+  end
+  return true
+end
+
+-- Between requests: run the pending tool calls and ask again, or finish.
+function ToolRun:_step()
+  local conv = self.conv
+  local calls = pending_calls(conv)
+  if calls and self.rounds >= self.max_rounds then
+    return self:_fail(errors.new("limit", ("the model still asked for tools after %d rounds (max_rounds = %d)")
+      :format(self.rounds, self.max_rounds)))
+  elseif calls then
+    for _, call in ipairs(calls) do conv:add_tool_result(tostring(call.id), run_call(call, self.handlers)) end
+  elseif self.rounds > 0 then
+    self.state = "done"
+    return
+  end
+  self.last = conv:say_async(nil, self.params)
+  self.req = self.last
+end
+
+--- Drives the run for up to timeout_ms (0: no wait; nil: until done).
+---@return boolean done
+---@return table|nil resp  the last response, once done
+---@return oaichat.Error|nil err
+function ToolRun:poll(timeout_ms)
+  local deadline = timeout_ms and timeout_ms >= 0 and core.now() + timeout_ms / 1000
+  while self.state == "running" do
+    if not self.req then
+      self:_step()
+    else
+      local left = deadline and math.max(0, (deadline - core.now()) * 1000) or nil
+      if not self:_settle(left) then return false end
+    end
+  end
+  return true, self.resp, self.err
+end
+
+--- The final answer's text once done.
+---@return string|nil
+function ToolRun:text()
+  return self.state == "done" and self.reply or nil
+end
+
+--- Cancels the run: the request in flight stops and the history is as
+-- before run_tools_async.
+function ToolRun:close()
+  if self.state ~= "running" then return end
+  if self.req then self.req:close() end
+  self.req = nil
+  self:_fail(errors.new("canceled", "the tool run was canceled"))
+  self.state = "canceled"
+end
+ToolRun.__close = ToolRun.close
+
+--- The conversation as JSON: {system, params, messages, usage, reasoning, stream_usage}.
 ---@return string
 function Conversation:to_json()
-  local obj = { version = 1, system = self.system, params = self.params, messages = self.messages }
+  local obj = { version = 1, system = self.system, params = self.params, messages = self.messages,
+    reasoning = self.reasoning, stream_usage = self.stream_usage }
   if #self._usages > 0 then obj.usage = self:usage() end
   return core.encode(obj)
+end
+
+local function unnull(v)
+  if v == null then return nil end
+  return v
 end
 
 --- A conversation from conv:to_json() output; nil, err for text that is not one.
@@ -497,6 +727,10 @@ function M.from_json(client, s)
     problem = "params is not an object"
   elseif obj.system ~= nil and obj.system ~= null and type(obj.system) ~= "string" then
     problem = "system is not a string"
+  elseif obj.reasoning ~= nil and obj.reasoning ~= null and not REASONING[obj.reasoning] then
+    problem = "reasoning is not \"drop\", \"keep\" or \"tool_calls\""
+  elseif obj.stream_usage ~= nil and obj.stream_usage ~= null and type(obj.stream_usage) ~= "boolean" then
+    problem = "stream_usage is not a boolean"
   end
   if problem then
     return nil, errors.new("decode", "client:conversation_from_json: " .. problem, { body = s:sub(1, 4096) })
@@ -505,6 +739,8 @@ function M.from_json(client, s)
     system = obj.system ~= null and obj.system or nil,
     params = obj.params ~= null and obj.params or nil,
     messages = obj.messages ~= null and obj.messages or nil,
+    reasoning = obj.reasoning ~= null and obj.reasoning or nil,
+    stream_usage = unnull(obj.stream_usage),
   })
   if not ok then return nil, errors.new("decode", tostring(conv), { body = s:sub(1, 4096) }) end
   if type(obj.usage) == "table" then conv._usages[1] = obj.usage end

@@ -1,9 +1,26 @@
 --- oaichat: a client for OpenAI-compatible chat-completion services.
+
+-- A core.so built for another Lua fails to load with a linker message
+-- (`undefined symbol: lua_newuserdatauv` under LuaJIT); say what to build.
+local function load_core()
+  local ok, core = pcall(require, "oaichat.core")
+  if ok then return core end
+  local msg = tostring(core)
+  local symbol = msg:match("undefined symbol: (lua[%w_]*)") or msg:match("undefined symbol: (luaL[%w_]*)")
+  if not symbol then error(core, 0) end
+  local here = type(jit) == "table" and "LuaJIT" or _VERSION
+  local target = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
+  local file = msg:match("error loading module 'oaichat.core' from file '([^']+)'") or "oaichat/core.so"
+  error(("oaichat: %s was built for another Lua than this %s (undefined symbol %s); "
+    .. "build it for this one with `make LUA_VERSION=%s` and put build/%s/?.so on package.cpath")
+    :format(file, here, symbol, target, target), 0)
+end
+local core = load_core()
 local accumulate = require("oaichat.accumulate")
 local client = require("oaichat.client")
-local core = require("oaichat.core")
 local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
+local providers = require("oaichat.providers")
 -- Adds client:conversation and client:conversation_from_json.
 require("oaichat.conversation")
 
@@ -24,6 +41,12 @@ function M.array(t)
   return setmetatable(t or {}, core.array_mt)
 end
 M.new = client.new
+
+--- The provider presets of oaichat.new{provider = NAME}: their names in
+-- order (oaichat.providers[1], ...) and each preset by name (a copy).
+---@type table<integer|string, string|oaichat.Provider>
+M.providers = providers.all()
+for i, name in ipairs(providers.names) do M.providers[i] = name end
 
 -- Content parts (lua/oaichat/content.lua): they raise on bad input.
 M.text_part = parts.text_part
@@ -68,8 +91,8 @@ end
 
 --- client:chat on the default client.
 function M.chat(messages, opts)
-  local resp, err = client.chat_at(M.default(), messages, opts, "oaichat.chat")
-  return resp, err
+  local resp, err, meta = client.chat_at(M.default(), messages, opts, "oaichat.chat")
+  return resp, err, meta
 end
 
 --- client:stream on the default client.
