@@ -45,9 +45,10 @@ BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 all: build
 build: $(MODULE)
 
-# The specs' slow-resolver shim (LD_PRELOAD in a child process).
-SHIM := build/slow_dns.so
-$(SHIM): spec/support/slow_dns.c
+# The specs' LD_PRELOAD shims (a slow resolver, an fopen counter), used in
+# child processes.
+SHIM := build/slow_dns.so build/count_open.so
+build/%.so: spec/support/%.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) $< -o $@ -ldl
 
