@@ -167,7 +167,10 @@ function M.new(opts)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
   self.url = config.normalize_url(base_url) .. "/chat/completions" .. query
-  self.models_url = config.normalize_url(base_url) .. "/models" .. query
+  -- Azure lists models once per resource (.../openai/models), not per deployment.
+  local models_base = config.normalize_url(base_url)
+  if preset.name == "azure" then models_base = models_base:gsub("(/openai)/deployments/[^/]+$", "%1") end
+  self.models_url = models_base .. "/models" .. query
   self._hints = error_hints(preset, base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
