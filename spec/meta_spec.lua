@@ -109,6 +109,14 @@ describe("response metadata", function()
     assert.equal(200, meta.status)
   end)
 
+  it("conv:say returns meta as its third value", function()
+    srv:queue{ { default = true, headers = { ["x-request-id"] = "req_conv" } } }
+    local text, resp, meta = client:conversation{}:say("hi")
+    assert.is_string(text)
+    assert.is_table(resp)
+    assert.equal("req_conv", meta.request_id)
+  end)
+
   it("oaichat.chat passes meta through", function()
     local code = ([[
       local o = require("oaichat")
