@@ -16,6 +16,8 @@ M.VERSION = core.version
 local secrets = setmetatable({}, { __mode = "k" })
 -- Likewise the prepared header maps and lines, which hold "Bearer <key>".
 local prepared = setmetatable({}, { __mode = "k" })
+-- The secrets of each prepared set of header lines (see call_secrets).
+local hidden_of = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
@@ -169,13 +171,37 @@ local function trace_header(line, key)
   return name .. ": " .. (scheme and scheme .. " ***" or "***")
 end
 
-local function debug_trace(self, spec)
+-- Shorter credential values are not masked inside other text (it would
+-- garble messages); their headers are still masked in the trace.
+local SECRET_MIN = 6
+
+-- The secrets of a call: the key, and every credential header value sent
+-- (and its token after a scheme such as "Bearer"), for errors.redact.
+local function call_secrets(lines, key)
+  local list = {}
+  for _, line in ipairs(lines) do
+    local name, value = line:match("^([^:]*):%s*(.*)$")
+    if name and is_credential(name, value, key) then
+      local token = value:match("^%a+ +(.+)$")
+      for _, v in ipairs({ value, token }) do
+        if #v >= SECRET_MIN and v ~= key then list[#list + 1] = v end
+      end
+    end
+  end
+  if #list == 0 then return key end
+  if key and key ~= "" then list[#list + 1] = key end
+  -- longest first: a value holding the key is masked whole
+  table.sort(list, function(a, b) return #a > #b end)
+  return list
+end
+
+local function debug_trace(self, spec, hidden)
   local key = secrets[self]
-  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, key)) }
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, hidden)) }
   for _, h in ipairs(spec.headers) do
     lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
-  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, key) end
+  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, hidden) end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
@@ -223,8 +249,15 @@ function Client:_prepare(messages, opts, streaming, where)
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
-  errors.keep_key(ctx, secrets[self])
-  if self.debug then debug_trace(self, spec) end
+  -- the client's own header lines have their secrets worked out once
+  local hidden = hidden_of[lines]
+  if hidden == nil then
+    hidden = call_secrets(lines, secrets[self]) or false
+    if not opts.headers then hidden_of[lines] = hidden end
+  end
+  hidden = hidden or nil
+  errors.keep_key(ctx, hidden)
+  if self.debug then debug_trace(self, spec, hidden) end
   return spec, ctx
 end
 
