@@ -84,16 +84,21 @@ function M.cut(s, n, key)
   return s:sub(1, n)
 end
 
+--- A copy of the table t (e.g. response headers) with its string values
+-- redacted; t itself when there is no secret.
+function M.redact_table(t, key)
+  if not key then return t end
+  local out = {}
+  for k, x in pairs(t) do out[k] = type(x) == "string" and redact(x, key) or x end
+  return out
+end
+
 -- Strings are redacted; a table of strings (err.headers: a server may echo
 -- a credential in a header) is copied with its strings redacted.
 local function scrub(v, key)
   if type(v) == "string" then return redact(v, key) end
   if v == core.null then return nil end
-  if type(v) == "table" and key and getmetatable(v) == nil then
-    local out = {}
-    for k, x in pairs(v) do out[k] = type(x) == "string" and redact(x, key) or x end
-    return out
-  end
+  if type(v) == "table" and getmetatable(v) == nil then return M.redact_table(v, key) end
   return v
 end
 
