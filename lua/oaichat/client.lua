@@ -20,7 +20,7 @@ local prepared = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
-  max_response_bytes = true, stream_usage = true }
+  max_response_bytes = true }
 
 ---@class oaichat.Client
 ---@field base_url string
@@ -260,7 +260,7 @@ function Client:_prepare(messages, opts, streaming, where)
   for k, v in pairs(opts) do
     if not RESERVED[k] then body[k] = v end
   end
-  body.stream_usage = nil -- in params too it only steers the request
+  body.stream_usage = nil -- steers the request (from opts or params), never sent
   if body.model == nil then body.model = self.model end
   body.messages = msgs
   if streaming then
