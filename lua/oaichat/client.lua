@@ -17,6 +17,8 @@ M.VERSION = core.version
 local secrets = setmetatable({}, { __mode = "k" })
 -- Likewise the prepared header maps and lines, which hold "Bearer <key>".
 local prepared = setmetatable({}, { __mode = "k" })
+-- The secrets of each prepared set of header lines (see call_secrets).
+local hidden_of = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
@@ -233,13 +235,37 @@ local function trace_header(line, key)
   return name .. ": " .. (scheme and scheme .. " ***" or "***")
 end
 
-local function debug_trace(self, spec)
+-- Shorter credential values are not masked inside other text (it would
+-- garble messages); their headers are still masked in the trace.
+local SECRET_MIN = 6
+
+-- The secrets of a call: the key, and every credential header value sent
+-- (and its token after a scheme such as "Bearer"), for errors.redact.
+local function call_secrets(lines, key)
+  local list = {}
+  for _, line in ipairs(lines) do
+    local name, value = line:match("^([^:]*):%s*(.*)$")
+    if name and is_credential(name, value, key) then
+      local token = value:match("^%a+ +(.+)$")
+      for _, v in ipairs({ value, token }) do
+        if #v >= SECRET_MIN and v ~= key then list[#list + 1] = v end
+      end
+    end
+  end
+  if #list == 0 then return key end
+  if key and key ~= "" then list[#list + 1] = key end
+  -- longest first: a value holding the key is masked whole
+  table.sort(list, function(a, b) return #a > #b end)
+  return list
+end
+
+local function debug_trace(self, spec, hidden)
   local key = secrets[self]
-  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, key)) }
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, hidden)) }
   for _, h in ipairs(spec.headers) do
     lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
-  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, key) end
+  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, hidden) end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
@@ -282,8 +308,23 @@ function Client:_prepare(messages, opts, streaming, where)
   end
   local spec, ctx = self:_transport(self.url, opts, streaming)
   spec.body, spec.headers = json, lines
-  if self.debug then debug_trace(self, spec) end
+  self:_seal(spec, ctx, opts.headers)
   return spec, ctx
+end
+
+--- Once spec.headers are set: gives ctx every secret they carry (so errors
+-- mask them) and writes the OAICHAT_DEBUG trace. The client's own header
+-- lines have their secrets worked out once; per_call: opts.headers.
+function Client:_seal(spec, ctx, per_call)
+  local lines = spec.headers
+  local hidden = hidden_of[lines]
+  if hidden == nil then
+    hidden = call_secrets(lines, secrets[self]) or false
+    if not per_call then hidden_of[lines] = hidden end
+  end
+  hidden = hidden or nil
+  errors.keep_key(ctx, hidden)
+  if self.debug then debug_trace(self, spec, hidden) end
 end
 
 --- The transfer spec (without body and headers) and error context of one
@@ -432,7 +473,7 @@ function Client:models(opts)
   spec.headers = opts.headers and M.get_lines(prepared[self].base, opts.headers) or prepared[self].get
   ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
     :format(self.models_url, self._hints[404]) }
-  if self.debug then debug_trace(self, spec) end
+  self:_seal(spec, ctx, opts.headers)
   local r = start_request(self, spec, ctx, true)
   local _, resp, err, meta = r:poll(nil)
   return resp, err, meta
