@@ -4,6 +4,7 @@
  * an instance of our own (cjson.new()), so no C global holds Lua state. */
 #include <curl/curl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -199,6 +200,7 @@ static int core_session_start(lua_State *L) {
   memset(&r, 0, sizeof(r));
   r.url = core_opt_string(L, 2, "url");
   if (r.url == NULL) return luaL_error(L, "oaichat: request needs a url");
+  r.method = core_opt_string(L, 2, "method");
   lua_getfield(L, 2, "body");
   r.body = lua_tolstring(L, -1, &body_len);
   r.body_len = body_len;
@@ -570,24 +572,81 @@ static void core_new_class(lua_State *L, const char *tname, const luaL_Reg *meth
   lua_pop(L, 1);
 }
 
-/* Pushes cjson.new() with its encode and decode, settings kept private. */
+/* Pushes module name as require would, without needing a global `require`
+   (sandboxes drop it): package.loaded, else the package searchers (5.1:
+   loaders), both reached through the registry. */
+static void core_require(lua_State *L, const char *name) {
+  int i;
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  if (lua_type(L, -1) != LUA_TTABLE) luaL_error(L, "oaichat.core: no package.loaded to find %s in", name);
+  lua_getfield(L, -1, name);
+  if (lua_toboolean(L, -1)) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "package");
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "searchers");
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_getfield(L, -1, "loaders");
+    }
+  } else {
+    lua_pushnil(L);
+  }
+  for (i = 1; lua_type(L, -1) == LUA_TTABLE; i++) {
+    lua_rawgeti(L, -1, i);
+    if (lua_isnil(L, -1)) break;
+    lua_pushstring(L, name);
+    lua_call(L, 1, 2); /* loader, extra | message */
+    if (lua_type(L, -2) == LUA_TFUNCTION) {
+      lua_pushstring(L, name);
+      lua_insert(L, -2);
+      lua_call(L, 2, 1);
+      if (lua_isnil(L, -1)) { /* a loader that set package.loaded itself */
+        lua_pop(L, 1);
+        lua_getfield(L, -3, name);
+      }
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+      }
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -5, name);
+      lua_replace(L, -4); /* _LOADED package searchers value -> value */
+      lua_pop(L, 2);
+      return;
+    }
+    lua_pop(L, 2);
+  }
+  luaL_error(L, "oaichat.core needs lua-cjson: module '%s' not found", name);
+}
+
+/* Pushes cjson.new() (settings kept private) with its encode and decode. */
 static void core_load_cjson(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson");
-  lua_call(L, 1, 1);
+  core_require(L, "cjson");
   lua_getfield(L, -1, "new");
+  if (lua_type(L, -1) != LUA_TFUNCTION) luaL_error(L, "oaichat.core: this cjson has no cjson.new()");
   lua_call(L, 0, 1);
   lua_remove(L, -2);
-  lua_getfield(L, -1, "encode_number_precision");
-  lua_pushinteger(L, 14);
-  lua_call(L, 1, 0);
+  json_setup(L, -1);
   lua_getfield(L, -1, "encode");
   lua_getfield(L, -2, "decode");
 }
 
+/* curl_global_init must run once per process, before any other thread uses
+   libcurl; the once-flag and its result are the only C globals, written
+   once under pthread_once (several lua_States may load us at a time). */
+static pthread_once_t core_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode core_curl_rc = CURLE_FAILED_INIT;
+
+static void core_curl_init(void) { core_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   curl_version_info_data *vi;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (pthread_once(&core_curl_once, core_curl_init) != 0 || core_curl_rc != CURLE_OK)
+    return luaL_error(L, "oaichat.core: curl_global_init failed: %s", curl_easy_strerror(core_curl_rc));
   core_load_cjson(L); /* instance, encode, decode */
   core_new_class(L, SESSION_MT, core_session_methods, core_session_close,
                  core_session_tostring);
@@ -599,7 +658,7 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   luaL_setfuncs(L, core_functions, 2);
   lua_getfield(L, -4, "null");
   lua_setfield(L, -2, "null");
-  luaL_newmetatable(L, JSON_ARRAY_MT); /* oaichat.array(): [] when empty */
+  luaL_getmetatable(L, JSON_ARRAY_MT); /* oaichat.array(): [] when empty */
   lua_setfield(L, -2, "array_mt");
   vi = curl_version_info(CURLVERSION_NOW);
   lua_pushstring(L, vi->version);

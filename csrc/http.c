@@ -207,6 +207,9 @@ static size_t http_on_header(char *p, size_t size, size_t n, void *ud) {
     t->abort_reason = HTTP_ABORT_HEADERS;
     return 0;
   }
+  /* The blank line ends a head: its status is known before any body byte. */
+  if (len <= 2 && (p[0] == '\r' || p[0] == '\n'))
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   return len;
 }
 
@@ -233,9 +236,13 @@ static void http_setup(http_transfer *t, http_request *r) {
      on its own, so poll(0), close() and __gc never wait for it. */
   curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 #endif
-  curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");
+  if (r->method && strcmp(r->method, "GET") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");
+  }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);

@@ -38,6 +38,7 @@ typedef struct http_session {
 
 typedef struct http_request {
   const char *url;
+  const char *method; /* NULL or "POST": POST the body; "GET": no body */
   const char *body;
   size_t body_len;
   struct curl_slist *headers; /* owned by the transfer once started */

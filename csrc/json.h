@@ -1,5 +1,6 @@
-/* JSON through lua-cjson, with the number handling oaichat promises:
-   integers round-trip exactly and invalid UTF-8 is refused. */
+/* JSON through lua-cjson, with what oaichat promises on top: integers and
+   floats round-trip exactly, [] stays [], invalid UTF-8 and invalid numbers
+   are refused; no in-band markers any input could collide with. */
 #ifndef OAICHAT_JSON_H
 #define OAICHAT_JSON_H
 
@@ -9,12 +10,17 @@
 
 #include "compat.h"
 
+/* Configures the cjson instance at index inst (strict numbers), records in
+   the registry what it does natively (integers, array metatables) and
+   creates the array metatable. Once per lua_State, before the others. */
+OC_HIDDEN void json_setup(lua_State *L, int inst);
+
 /* Decodes s with the cjson decode function at stack index decode_fn and
    pushes the value; returns 1. On failure pushes a message and returns 0. */
 OC_HIDDEN int json_decode(lua_State *L, int decode_fn, const char *s, size_t len);
 
 /* Registry name of the metatable that marks a table as a JSON array, so
-   an empty one is sent as [] rather than {}. */
+   an empty one is sent as [] rather than {}; decoded empty arrays carry it. */
 #define JSON_ARRAY_MT "oaichat.array"
 
 /* Encodes the value at index v with the cjson encode function at stack

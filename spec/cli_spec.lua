@@ -142,7 +142,9 @@ describe("bin/oaichat", function()
     local r = oaichat({ "hi" })
     assert.equal(1, r.code)
     assert.equal("", r.stdout)
-    assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_9]\n", r.stderr)
+    assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_9]"
+      .. " -- no API key was sent: give api_key to oaichat.new, or set OAICHAT_API_KEY with OAICHAT_BASE_URL\n",
+      r.stderr)
   end)
 
   it("keeps what was streamed when the stream breaks off, and fails", function()

@@ -55,8 +55,8 @@ describe("errors", function()
       assert.is_false(err.retryable)
       assert.equal(1, err.attempts)
       assert.is_nil(err.body)
-      assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_123]",
-        tostring(err))
+      assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_123]"
+        .. " -- the API key came from the api_key option of oaichat.new; check it", tostring(err))
       assert.equal(errors.Error, getmetatable(err))
     end)
 

@@ -178,6 +178,134 @@ describe("JSON", function()
       assert.truthy(err:find("UTF-8", 1, true), err)
     end)
 
+    it("keeps marker-like strings strings, both ways (issue 12's examples)", function()
+      local text = core.encode{ messages = { { role = "user", content = "\1oaichat:42\1" } }, n = 123456789012345 }
+      assert.truthy(text:find('"content":"\\u0001oaichat:42\\u0001"', 1, true), text)
+      assert.equal("\1oaichat:42\1", core.decode(text).messages[1].content)
+      local t = assert(core.decode('{"a":"\\u0001f:7","c":"\\u0001i:12","n":123456789012345678}'))
+      assert.equal("\1f:7", t.a)
+      assert.equal("\1i:12", t.c)
+      assert.equal(core.encode("\1oaichat:[]\1"), '"\\u0001oaichat:[]\\u0001"')
+    end)
+
+    it("re-encodes a decoded [] as [] and {} as {}, at any depth", function()
+      local v = assert(core.decode('{"a":[],"b":{},"c":[[],{},[[]]],"required":[]}'))
+      assert.equal(core.array_mt, getmetatable(v.a))
+      assert.is_nil(getmetatable(v.b))
+      local text = core.encode(v)
+      for _, want in ipairs { '"a":[]', '"b":{}', '"c":[[],{},[[]]]', '"required":[]' } do
+        assert.truthy(text:find(want, 1, true), text)
+      end
+      assert.equal("[]", core.encode(core.decode("[]")))
+      assert.equal("{}", core.encode(core.decode("{}")))
+      -- a repeated key ends as cjson left it: the last one wins, [] or {}
+      assert.equal('{"a":{}}', core.encode(core.decode('{"a":[],"a":{}}')))
+      assert.equal('{"a":[]}', core.encode(core.decode('{"a":{},"a":[]}')))
+      assert.equal('{"a":"x"}', core.encode(core.decode('{"a":1,"a":"x"}')))
+      assert.equal('{"a":2.5}', core.encode(core.decode('{"a":1,"a":2.5}')))
+    end)
+
+    it("writes integers exactly and floats so they read back as floats", function()
+      assert.equal("123456789012345", core.encode(123456789012345))
+      assert.equal("[0.1,0.30000000000000004,-2.5e-05]", core.encode{ 0.1, 0.1 + 0.2, -2.5e-5 })
+      if has_integers then
+        assert.equal("[1.0,-0.0,0.0,9007199254740992.0]", core.encode{ 1.0, -0.0, 0.0, 2.0 ^ 53 })
+        assert.equal("9223372036854775807", core.encode(math.maxinteger))
+        assert.equal("-9223372036854775808", core.encode(math.mininteger))
+        local t = assert(core.decode("[1.0,-0.0,1,-0,9007199254740993,-9223372036854775808,9223372036854775808]"))
+        assert.same({ "float", "float", "integer", "integer", "integer", "integer", "float" },
+          { math.type(t[1]), math.type(t[2]), math.type(t[3]), math.type(t[4]), math.type(t[5]),
+            math.type(t[6]), math.type(t[7]) })
+        assert.equal(-1 / 0, 1 / t[2])
+        assert.equal(math.mininteger, t[6])
+        assert.equal("integer", math.type(core.decode("42")))
+      else
+        assert.equal("[1,-0,9007199254740992]", core.encode{ 1.0, -0.0, 2 ^ 53 })
+      end
+    end)
+
+    it("rejects invalid JSON numbers with a decode error", function()
+      for _, bad in ipairs { "1.0e", "0000000000000001", "0x10", "NaN", "Infinity", "-Infinity", "+1", ".5",
+        "[1.]", "[-.5]", "[1.e3]", "[01]", '{"a":0x10}', "[1e+]", "[-]", "[1.0e]", "[nan]", "[- 1]" } do
+        local v, err = core.decode(bad)
+        assert.is_nil(v, bad)
+        assert.is_string(err, bad)
+      end
+      srv:queue{ { body = completion('"hi"', '"n":0000000000000001') } }
+      local resp, err = client:chat("x")
+      assert.is_nil(resp)
+      assert.equal("decode", err.kind)
+      for _, good in ipairs { "0", "-0", "1e5", "1E+2", "-0.0e-0", "[1,2.5e-3,-7]" } do
+        assert.is_not_nil(core.decode(good), good)
+      end
+    end)
+
+    it("conversation_from_json keeps a strict tool's \"required\": [] as [] when sending", function()
+      local saved = '{"version":1,"params":{"tools":[{"type":"function","function":{"name":"f","strict":true,'
+        .. '"parameters":{"type":"object","properties":{},"required":[],"additionalProperties":false}}}]},'
+        .. '"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","annotations":[]}]}'
+      local conv = assert(client:conversation_from_json(saved))
+      assert(conv:say("hi"))
+      local raw = srv:last_request().body
+      assert.truthy(raw:find('"required":[]', 1, true), raw)
+      assert.truthy(raw:find('"properties":{}', 1, true), raw)
+      assert.truthy(conv:to_json():find('"required":[]', 1, true))
+    end)
+
+    it("oaichat --json prints \"annotations\": [] as []", function()
+      local sub = require("spec.support.subprocess")
+      srv:queue{ { body = completion('"hi"', '"annotations":[],"meta":{}') } }
+      local r = sub.run({ "bin/oaichat", "--json", "hello" }, { env = { OAICHAT_BASE_URL = srv.url } })
+      assert.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find('"annotations":[]', 1, true), r.stdout)
+      assert.truthy(r.stdout:find('"meta":{}', 1, true), r.stdout)
+    end)
+
+    it("oaichat.core finds cjson without a global require (sandboxed states), loaded twice", function()
+      local child = require("spec.support.child")
+      local out, err, ok = child.run({}, [=[
+        local path
+        for t in package.cpath:gmatch("[^;]+") do
+          local p = t:gsub("%?", "oaichat/core")
+          local f = io.open(p)
+          if f then f:close() path = p break end
+        end
+        local open = assert(package.loadlib(path, "luaopen_oaichat_core"))
+        require("cjson")
+        local pkg, searchers = package, package.searchers or package.loaders
+        require, package = nil, nil
+        -- 1: cjson already in package.loaded, no searcher could find it
+        local saved = {}
+        for i, s in ipairs(searchers) do saved[i] = s end
+        for i = #searchers, 1, -1 do searchers[i] = nil end
+        assert(pkg.loaded.cjson)
+        local a = open()
+        for i, s in ipairs(saved) do searchers[i] = s end
+        -- 2: cjson not loaded yet: found through package.searchers
+        pkg.loaded.cjson = nil
+        local b = open()
+        assert(pkg.loaded.cjson, "cjson is recorded in package.loaded")
+        print(a.encode(a.decode('{"n":123456789012345}')), b.encode(b.decode('[[]]')))
+      ]=])
+      assert(ok, err)
+      assert.equal('{"n":123456789012345}\t[[]]\n', out)
+      local _, err2, ok2 = child.run({}, [[
+        local path
+        for t in package.cpath:gmatch("[^;]+") do
+          local p = t:gsub("%?", "oaichat/core")
+          local f = io.open(p)
+          if f then f:close() path = p break end
+        end
+        local open = assert(package.loadlib(path, "luaopen_oaichat_core"))
+        package.loaded.cjson = nil
+        local s = package.searchers or package.loaders
+        for i = #s, 1, -1 do s[i] = nil end
+        open()
+      ]])
+      assert.is_false(ok2)
+      assert.truthy(err2:find("needs lua-cjson", 1, true), err2)
+    end)
+
     it("refuses values JSON cannot hold", function()
       assert.is_false(pcall(core.encode, { a = 0 / 0 }))
       assert.is_false(pcall(core.encode, { a = math.huge }))

@@ -140,6 +140,51 @@ describe("misuse", function()
     end)
   end)
 
+  describe("a stream's timeout", function()
+    local CHUNK = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+      .. '"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+    -- one chunk, then keep-alive comments for about 2 s, then [DONE]
+    local function slow_stream()
+      local events = { CHUNK }
+      for _ = 1, 40 do events[#events + 1] = ": keep-alive\n\n" end
+      events[#events + 1] = "data: [DONE]\n\n"
+      return { raw_events = events, chunk_delay_ms = 50 }
+    end
+
+    it("opts.timeout ends a stream kept alive by comments as kind timeout", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3 })
+      local chunks, err = util.drain(c:stream("hi", { timeout = 0.5 }))
+      assert.are.equal("timeout", err and err.kind, tostring(err))
+      assert.is_truthy(tostring(err):find("timeout 0.5 s", 1, true), tostring(err))
+      assert.is_true(#chunks <= 1)
+      c:close()
+    end)
+
+    it("opts.timeout also bounds a polled stream", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3 })
+      local s = c:stream("hi", { timeout = 0.5 })
+      local done, err
+      for _ = 1, 100000 do
+        _, done, err = s:poll(20)
+        if done then break end
+      end
+      assert.is_true(done)
+      assert.are.equal("timeout", err and err.kind, tostring(err))
+      c:close()
+    end)
+
+    it("without opts.timeout the comments keep idle_timeout from firing and the stream ends well", function()
+      srv:queue({ slow_stream() })
+      local c = client({ idle_timeout = 0.3, timeout = 0.5 }) -- the client's timeout is for chat only
+      local chunks, err = util.drain(c:stream("hi"))
+      assert.is_nil(err)
+      assert.are.equal(1, #chunks)
+      c:close()
+    end)
+  end)
+
   describe("poll arguments", function()
     it("stream:poll, request:poll and client:poll name timeout_ms when it is not a number", function()
       local c = client()

@@ -122,6 +122,7 @@ describe("examples/nvim in nvim --headless", function()
     assert.equal(0, r.code)
     assert.equal("error", report.status)
     local msg = "oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_nv1]"
+      .. " -- the API key came from the api_key option of oaichat.new; check it"
     assert.same({ "> hello from nvim", "", "[error] " .. msg }, report.lines)
     assert.equal(0, report.pending)
   end)

@@ -348,8 +348,8 @@ describe("client:stream", function()
       assert.equal(401, err.status)
       assert.is_false(err.retryable)
       assert.equal(tostring(chat_err), tostring(err))
-      assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_401]",
-        tostring(err))
+      assert.equal("oaichat: api error 401 (invalid_api_key): Incorrect API key provided [request req_401]"
+        .. " -- the API key came from the api_key option of oaichat.new; check it", tostring(err))
     end)
 
     it("HTTP 429 before the stream is kind api, retryable", function()

@@ -17,7 +17,9 @@
 --
 -- Script fields (all optional): status, headers, delay_ms, json | body | sse |
 -- raw_events | default, chunk_delay_ms, chunked, drip_bytes, close_after_bytes,
--- close_before_headers, reset, hang, truncate_stream, keep_alive.
+-- close_before_headers, reset, hang, truncate_stream, keep_alive, head_first
+-- (the head alone, then chunk_delay_ms before the body). GET .../models takes
+-- the next script too, else lists two models.
 -- A script without any body field gets the default behaviour, except that a
 -- status >= 400 gets an OpenAI-style error body. `gzip` is not supported.
 --

@@ -3,6 +3,7 @@
 -- A waiting retry is state, not a sleep, so polling never blocks on it.
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local meta = require("oaichat.meta")
 local misuse = require("oaichat.misuse")
 local retry = require("oaichat.retry")
 
@@ -16,6 +17,7 @@ local specs = setmetatable({}, { __mode = "k" })
 -- the client was closed meanwhile, the call ends as canceled instead.
 function M.start(call, spec)
   if spec then specs[call] = spec end
+  call.started = call.started or core.now()
   call.wait_until = nil
   if not call.session:is_open() then
     call.err = errors.new("canceled", "the client was closed before the next attempt",
@@ -43,6 +45,7 @@ end
 --- Settles call.transfer's failure err: a retry (state "waiting") or the end.
 function M.fail(call, err, headers)
   err.attempts = call.attempt
+  if headers and next(headers) ~= nil and err.headers == nil then err.headers = headers end
   local ctx = call.ctx
   if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
     local delay = retry.delay(headers, call.attempt - 1)
@@ -63,11 +66,13 @@ local NO_HEADERS = setmetatable({}, { __newindex = function() error("read-only",
 
 --- Closes the current transfer, if any, and returns its final info. Unless
 -- all_headers, the headers are read only when the transfer failed or its
--- status is not 2xx (a stream's errors after a 2xx need them too).
+-- status is not 2xx (a stream's errors after a 2xx need them too). A call
+-- with want_meta reads them always and keeps its resp_meta (oaichat.Meta).
 function M.take_info(call, all_headers)
   local t = call.transfer
   if not t then return nil end
   local info = t:info()
+  all_headers = all_headers or call.want_meta
   if all_headers or info.code ~= 0 or info.status < 200 or info.status > 299 then
     info.headers = t:headers()
   elseif info.request_id then
@@ -77,6 +82,9 @@ function M.take_info(call, all_headers)
   end
   t:close()
   call.transfer = nil
+  if call.want_meta and not (call.resp_meta and call.resp_meta.attempts == call.attempt) then
+    call.resp_meta = meta.build(call, info.status, info.headers) or call.resp_meta
+  end
   return info
 end
 

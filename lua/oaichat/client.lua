@@ -4,6 +4,7 @@ local config = require("oaichat.config")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
 local misuse = require("oaichat.misuse")
+local providers = require("oaichat.providers")
 local stream = require("oaichat.stream")
 
 local M = {}
@@ -19,12 +20,16 @@ local prepared = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
-  max_response_bytes = true }
+  max_response_bytes = true, stream_usage = true }
 
 ---@class oaichat.Client
 ---@field base_url string
 ---@field model string
 ---@field params table
+---@field provider string  the preset's name (see oaichat.providers)
+---@field api_version string|nil  Azure's api-version query parameter
+---@field stream_usage boolean  streams ask for usage (stream_options.include_usage)
+---@field reasoning "drop"|"tool_calls"  the preset's default for conversations
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -81,14 +86,63 @@ local function shown_headers(headers, key)
   return out
 end
 
+-- The api-version query of an Azure URL ("" when none); raises on misuse.
+local function azure_query(preset, base_url, version)
+  if version and preset.name ~= "azure" then
+    misuse.raise('oaichat.new: api_version is only used with provider = "azure"')
+  end
+  if preset.name ~= "azure" then return "" end
+  if version == nil then
+    if base_url:find("/deployments/", 1, true) then
+      misuse.raise('oaichat.new: provider "azure" with a .../openai/deployments/... base_url needs '
+        .. 'api_version (e.g. "2024-10-21")')
+    end
+    return ""
+  end
+  if not version:match("^[%w%.%-_]+$") then
+    misuse.raise(("oaichat.new: api_version %q has characters a URL query cannot hold as is"):format(version))
+  end
+  return "?api-version=" .. version
+end
+
+-- What tostring(err) adds to a 401, from where the key came from.
+local function key_hint(preset, base_url, source, has_key)
+  if source == "option" then return "the API key came from the api_key option of oaichat.new; check it" end
+  if source then return ("the API key came from $%s; check it, or give api_key to oaichat.new"):format(source) end
+  if has_key then return nil end
+  local own = preset.base_url and config.normalize_url(base_url) == preset.base_url
+  if preset.name == providers.DEFAULT then
+    return "no API key was sent: give api_key to oaichat.new, or set "
+      .. (own and "STARMAGIC_API_KEY or OAICHAT_API_KEY" or "OAICHAT_API_KEY with OAICHAT_BASE_URL")
+  elseif not preset.key_env then
+    return "no API key was sent: give api_key to oaichat.new if the server needs one"
+  end
+  local why = own and "" or (" (a key from $%s is only sent to %s)"):format(preset.key_env,
+    preset.base_url or "the provider's own hosts")
+  return ("no API key was sent: give api_key to oaichat.new, or set $%s%s"):format(preset.key_env, why)
+end
+
+-- What tostring(err) adds to a 401 or a 404 of the chat URL.
+local function error_hints(preset, base_url, source, has_key)
+  local h = { [401] = key_hint(preset, base_url, source, has_key) }
+  if preset.name == providers.DEFAULT then
+    h[404] = ("check base_url (%s): an OpenAI-compatible server's usually ends in /v1"):format(base_url)
+  else
+    h[404] = ("check base_url (%s): for %s it usually ends in %s"):format(base_url, preset.name, preset.path)
+  end
+  return h
+end
+
 --- Creates a client. See API.md for the options.
 ---@param opts table|nil
 ---@return oaichat.Client
 function M.new(opts)
   opts = opts or {}
   config.check_options(opts)
-  local base_url, key = config.resolve_endpoint(opts)
+  local preset = providers.get(opts.provider)
+  local base_url, key, source = config.resolve_endpoint(opts)
   config.check_url(base_url, "oaichat.new")
+  local query = azure_query(preset, base_url, opts.api_version)
   -- The key goes into a header line; the message must not show it.
   if key and key:find("[\r\n%z]") then
     misuse.raise("oaichat.new: the API key contains CR, LF or NUL")
@@ -108,17 +162,27 @@ function M.new(opts)
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
     debug = os.getenv("OAICHAT_DEBUG") == "1",
+    provider = preset.name, api_version = opts.api_version, reasoning = preset.reasoning,
   }, Client)
-  self.url = config.normalize_url(base_url) .. "/chat/completions"
+  self.stream_usage = preset.stream_usage
+  if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
+  self.url = config.normalize_url(base_url) .. "/chat/completions" .. query
+  self.models_url = config.normalize_url(base_url) .. "/models" .. query
+  self._hints = error_hints(preset, base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
-  if key and key ~= "" then base.authorization = { "Authorization", "Bearer " .. key } end
+  if key and key ~= "" and preset.auth == "api-key" then
+    base["api-key"] = { "api-key", key }
+  elseif key and key ~= "" then
+    base.authorization = { "Authorization", "Bearer " .. key }
+  end
   base = header_map(base, opts.headers)
   local json = header_map(base, nil)
   json.accept = json.accept or { "Accept", "application/json" }
   local sse = header_map(base, nil)
   sse.accept = sse.accept or { "Accept", "text/event-stream" }
-  prepared[self] = { base = base, lines = { [false] = header_lines(json), [true] = header_lines(sse) } }
+  prepared[self] = { base = base, lines = { [false] = header_lines(json), [true] = header_lines(sse) },
+    get = M.get_lines(base, nil) }
   self._session = core.session()
   return self
 end
@@ -189,13 +253,25 @@ function Client:_prepare(messages, opts, streaming, where)
   if self.closed then misuse.raise(where .. ": the client is closed") end
   if next(msgs) == nil then misuse.raise(where .. ": messages must not be empty") end
   config.check_call_options(opts, where)
+  if opts.stream_usage ~= nil and type(opts.stream_usage) ~= "boolean" then
+    misuse.raise(("%s: opts.stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)))
+  end
   local body = copy(self.params)
   for k, v in pairs(opts) do
     if not RESERVED[k] then body[k] = v end
   end
+  body.stream_usage = nil -- in params too it only steers the request
   if body.model == nil then body.model = self.model end
   body.messages = msgs
-  if streaming then body.stream = true end
+  if streaming then
+    body.stream = true
+    local usage = opts.stream_usage
+    if usage == nil then usage = self.stream_usage end
+    if usage and body.stream_options == nil then body.stream_options = { include_usage = true } end
+  elseif body.stream == true then
+    misuse.raise(("%s: stream = true needs client:stream(messages, opts), which returns a stream to iterate")
+      :format(where))
+  end
   local ok, json = pcall(core.encode, body)
   if not ok then misuse.raise(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json))) end
   local lines = prepared[self].lines[streaming]
@@ -204,25 +280,44 @@ function Client:_prepare(messages, opts, streaming, where)
     map.accept = map.accept or { "Accept", streaming and "text/event-stream" or "application/json" }
     lines = header_lines(map)
   end
+  local spec, ctx = self:_transport(self.url, opts, streaming)
+  spec.body, spec.headers = json, lines
+  if self.debug then debug_trace(self, spec) end
+  return spec, ctx
+end
+
+--- The transfer spec (without body and headers) and error context of one
+-- call to url with opts' transport options.
+function Client:_transport(url, opts, streaming)
   local max_bytes = opts.max_response_bytes or self.max_response_bytes
   local spec = {
-    url = self.url, body = json, headers = lines, user_agent = self.user_agent,
+    url = url, user_agent = self.user_agent,
     connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = self.proxy,
     ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
   }
-  local ctx = { url = self.url, max_bytes = max_bytes,
+  local ctx = { url = url, max_bytes = max_bytes,
     connect_timeout = self.connect_timeout, on_retry = self.on_retry,
-    max_retries = opts.max_retries or self.max_retries }
+    max_retries = opts.max_retries or self.max_retries, hints = self._hints }
   if streaming then
     spec.idle_timeout = opts.idle_timeout or self.idle_timeout
     ctx.idle_timeout = spec.idle_timeout
+    -- a per-call timeout bounds each attempt of a stream as a whole (as the
+    -- SDKs do); the client's timeout stays for non-streaming requests
+    spec.timeout, ctx.timeout = opts.timeout, opts.timeout
   else
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
   errors.keep_key(ctx, secrets[self])
-  if self.debug then debug_trace(self, spec) end
   return spec, ctx
+end
+
+--- Header lines of a GET: no Content-Type, JSON accepted.
+function M.get_lines(base, extra)
+  local map = header_map(base, extra)
+  map["content-type"] = nil
+  map.accept = map.accept or { "Accept", "application/json" }
+  return header_lines(map)
 end
 
 ---@class oaichat.Request
@@ -254,7 +349,13 @@ local function settle(r)
 end
 
 --- Drives the request for up to timeout_ms (0: no wait; nil or < 0: until
--- done). Returns done, response | nil, err.
+-- done). Returns done, response | nil, err, and once done the response
+-- metadata (nil when no response arrived).
+---@param timeout_ms? number
+---@return boolean done
+---@return table|nil response
+---@return oaichat.Error|nil err
+---@return oaichat.Meta|nil meta
 function Request:poll(timeout_ms)
   local deadline = call.deadline(timeout_ms, "request:poll")
   local first = true
@@ -268,7 +369,7 @@ function Request:poll(timeout_ms)
     end
     first = false
   end
-  return true, self.resp, self.err
+  return true, self.resp, self.err, self.resp_meta
 end
 
 --- Cancels the request at once.
@@ -280,22 +381,26 @@ end
 Request.__close = Request.close
 Request.__gc = Request.close
 
-local function start_request(self, spec, ctx)
-  local r = setmetatable({ session = self._session, ctx = ctx, attempt = 0 }, Request)
+-- want_meta: keep the response metadata (chat_many, which returns none,
+-- skips reading the headers of every success).
+local function start_request(self, spec, ctx, want_meta)
+  local r = setmetatable({ session = self._session, ctx = ctx, attempt = 0, want_meta = want_meta }, Request)
   call.start(r, spec)
   return r
 end
 
 local function new_request(self, messages, opts, where)
   local spec, ctx = self:_prepare(messages, opts, false, where)
-  return start_request(self, spec, ctx)
+  return start_request(self, spec, ctx, true)
 end
 
 --- Sends messages and waits for the completion.
----@return table|nil response, oaichat.Error|nil err
+---@return table|nil response
+---@return oaichat.Error|nil err
+---@return oaichat.Meta|nil meta  status, headers, request_id, attempts, elapsed
 function Client:chat(messages, opts)
-  local resp, err = M.chat_at(self, messages, opts, "client:chat")
-  return resp, err
+  local resp, err, meta = M.chat_at(self, messages, opts, "client:chat")
+  return resp, err, meta
 end
 
 --- client:chat for wrappers such as oaichat.chat: `where` names the call in
@@ -303,8 +408,34 @@ end
 -- user's frame.)
 function M.chat_at(self, messages, opts, where)
   local r = new_request(self, messages, opts, where)
-  local _, resp, err = r:poll(nil)
-  return resp, err
+  local _, resp, err, meta = r:poll(nil)
+  return resp, err, meta
+end
+
+--- Lists the service's models: GET {base_url}/models, with the retries,
+-- timeouts, TLS settings and errors of client:chat. opts: the transport
+-- options (timeout, max_retries, headers, max_response_bytes).
+---@param opts? table
+---@return table|nil models  the decoded JSON ({object = "list", data = {...}} on most servers)
+---@return oaichat.Error|nil err
+---@return oaichat.Meta|nil meta
+function Client:models(opts)
+  local where = "client:models"
+  if opts ~= nil and type(opts) ~= "table" then
+    misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
+  end
+  opts = opts or {}
+  if self.closed then misuse.raise(where .. ": the client is closed") end
+  config.check_call_options(opts, where)
+  local spec, ctx = self:_transport(self.models_url, opts, false)
+  spec.method = "GET"
+  spec.headers = opts.headers and M.get_lines(prepared[self].base, opts.headers) or prepared[self].get
+  ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
+    :format(self.models_url, self._hints[404]) }
+  if self.debug then debug_trace(self, spec) end
+  local r = start_request(self, spec, ctx, true)
+  local _, resp, err, meta = r:poll(nil)
+  return resp, err, meta
 end
 
 --- Starts a request and returns at once; drive it with request:poll(ms).

@@ -4,6 +4,7 @@
 -- Adds Client:conversation and Client:conversation_from_json.
 local accumulate = require("oaichat.accumulate")
 local client_mod = require("oaichat.client")
+local config = require("oaichat.config")
 local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
@@ -24,6 +25,10 @@ local M = {}
 ---@field system? string  system prompt, sent as the first message
 ---@field params? table   request parameters of every turn (merged over the client's)
 ---@field messages? oaichat.Message[]  an initial history (copied)
+---earlier turns' reasoning_content/reasoning sent back: never (the default), always, or on
+---tool-call turns only (the deepseek preset's default)
+---@field reasoning? "drop"|"keep"|"tool_calls"
+---@field stream_usage? boolean  streamed turns ask for usage (default: the client's)
 
 ---@alias oaichat.Turn string|oaichat.Message|(string|oaichat.ContentPart)[]
 
@@ -31,7 +36,9 @@ local M = {}
 ---@field client oaichat.Client
 ---@field system string|nil
 ---@field params table
----@field messages oaichat.Message[]  the history, as sent
+---@field messages oaichat.Message[]  the history (reasoning fields are sent back only as `reasoning` says)
+---@field reasoning "drop"|"keep"|"tool_calls"
+---@field stream_usage boolean|nil
 local Conversation = {}
 Conversation.__index = Conversation
 M.Conversation = Conversation
@@ -111,6 +118,23 @@ local function check_opts(opts, where)
   end
 end
 
+local KNOWN = { system = true, params = true, messages = true, reasoning = true, stream_usage = true }
+local REASONING = { drop = true, keep = true, tool_calls = true }
+
+-- Raises on an unknown key or a bad reasoning/stream_usage.
+local function check_keys(opts, where)
+  for k in pairs(opts) do
+    if not KNOWN[k] then config.unknown_key(where, k, KNOWN) end
+  end
+  if opts.reasoning ~= nil and not REASONING[opts.reasoning] then
+    misuse.raise(('%s: reasoning must be "drop", "keep" or "tool_calls", got %s'):format(where,
+      tostring(opts.reasoning)))
+  end
+  if opts.stream_usage ~= nil and type(opts.stream_usage) ~= "boolean" then
+    misuse.raise(("%s: stream_usage must be a boolean, got %s"):format(where, type(opts.stream_usage)))
+  end
+end
+
 --- Creates a conversation on client (also available as client:conversation).
 ---@param client oaichat.Client
 ---@param opts? oaichat.ConversationOptions
@@ -119,6 +143,7 @@ function M.new(client, opts)
   local where = "client:conversation"
   check_opts(opts, where)
   opts = opts or {}
+  check_keys(opts, where)
   if opts.system ~= nil and opts.system ~= null and type(opts.system) ~= "string" then
     misuse.raise(where .. ": system must be a string, got " .. type(opts.system))
   end
@@ -138,17 +163,36 @@ function M.new(client, opts)
     table.insert(messages, 1, { role = "system", content = system })
   end
   return setmetatable({ client = client, system = system, params = deep_copy(opts.params or {}),
-    messages = messages, _usages = {} }, Conversation)
+    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning or "drop",
+    stream_usage = opts.stream_usage }, Conversation)
 end
 
 function Conversation:__tostring()
   return ("oaichat.conversation (%d messages)"):format(#self.messages)
 end
 
+-- Fields of earlier assistant turns that carry reasoning (several servers
+-- reject them in a request: Mistral 422, legacy deepseek-reasoner 400).
+local REASONING_FIELDS = { "reasoning_content", "reasoning" }
+
+-- msg as sent under the conversation's reasoning policy.
+local function outgoing_message(msg, policy)
+  if policy == "keep" or type(msg) ~= "table" or msg.role ~= "assistant" then return msg end
+  if policy == "tool_calls" and type(msg.tool_calls) == "table" and msg.tool_calls[1] then return msg end
+  local out
+  for _, k in ipairs(REASONING_FIELDS) do
+    if msg[k] ~= nil then
+      out = out or merged(msg, nil)
+      out[k] = nil
+    end
+  end
+  return out or msg
+end
+
 -- The array sent for a turn: the history plus the new user message.
 function Conversation:_outgoing(user, where)
   local msgs = {}
-  for i = 1, #self.messages do msgs[i] = self.messages[i] end
+  for i = 1, #self.messages do msgs[i] = outgoing_message(self.messages[i], self.reasoning) end
   if user then msgs[#msgs + 1] = user end
   if #msgs == 0 then misuse.raise(where .. ": nothing to send (no content and an empty history)") end
   return msgs
@@ -262,7 +306,9 @@ function Conversation:stream(turn, opts)
   local where = "conv:stream"
   check_opts(opts, where)
   local user = user_turn(turn, where)
-  local s = self.client:stream(self:_outgoing(user, where), merged(self.params, opts))
+  local call_opts = merged(self.params, opts)
+  if call_opts.stream_usage == nil then call_opts.stream_usage = self.stream_usage end
+  local s = self.client:stream(self:_outgoing(user, where), call_opts)
   local cs = setmetatable({ conv = self, stream = s, user = user, pieces = {}, state = "running" }, ConvStream)
   -- The fourth value is the `for` loop's closing value on 5.4: a `break`
   -- cancels the transfer at once instead of at garbage collection.
@@ -428,7 +474,8 @@ end
 ---@return oaichat.Conversation
 function Conversation:fork()
   return setmetatable({ client = self.client, system = self.system, params = deep_copy(self.params),
-    messages = deep_copy(self.messages), _usages = deep_copy(self._usages) }, Conversation)
+    messages = deep_copy(self.messages), _usages = deep_copy(self._usages), reasoning = self.reasoning,
+    stream_usage = self.stream_usage }, Conversation)
 end
 
 --- Appends a message without sending anything (a string is a user message).
@@ -647,12 +694,18 @@ function ToolRun:close()
 end
 ToolRun.__close = ToolRun.close
 
---- The conversation as JSON: {system, params, messages, usage}.
+--- The conversation as JSON: {system, params, messages, usage, reasoning, stream_usage}.
 ---@return string
 function Conversation:to_json()
-  local obj = { version = 1, system = self.system, params = self.params, messages = self.messages }
+  local obj = { version = 1, system = self.system, params = self.params, messages = self.messages,
+    reasoning = self.reasoning, stream_usage = self.stream_usage }
   if #self._usages > 0 then obj.usage = self:usage() end
   return core.encode(obj)
+end
+
+local function unnull(v)
+  if v == null then return nil end
+  return v
 end
 
 --- A conversation from conv:to_json() output; nil, err for text that is not one.
@@ -674,6 +727,10 @@ function M.from_json(client, s)
     problem = "params is not an object"
   elseif obj.system ~= nil and obj.system ~= null and type(obj.system) ~= "string" then
     problem = "system is not a string"
+  elseif obj.reasoning ~= nil and obj.reasoning ~= null and not REASONING[obj.reasoning] then
+    problem = "reasoning is not \"drop\", \"keep\" or \"tool_calls\""
+  elseif obj.stream_usage ~= nil and obj.stream_usage ~= null and type(obj.stream_usage) ~= "boolean" then
+    problem = "stream_usage is not a boolean"
   end
   if problem then
     return nil, errors.new("decode", "client:conversation_from_json: " .. problem, { body = s:sub(1, 4096) })
@@ -682,6 +739,8 @@ function M.from_json(client, s)
     system = obj.system ~= null and obj.system or nil,
     params = obj.params ~= null and obj.params or nil,
     messages = obj.messages ~= null and obj.messages or nil,
+    reasoning = obj.reasoning ~= null and obj.reasoning or nil,
+    stream_usage = unnull(obj.stream_usage),
   })
   if not ok then return nil, errors.new("decode", tostring(conv), { body = s:sub(1, 4096) }) end
   if type(obj.usage) == "table" then conv._usages[1] = obj.usage end

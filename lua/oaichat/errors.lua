@@ -20,6 +20,8 @@ Error.__index = Error
 ---@field retryable boolean
 ---@field attempts integer
 ---@field body string|nil
+---@field headers table<string, string>|nil  the response headers (lower-cased), when there was a response
+---@field hint string|nil  what to check (a 401: where the key came from; a 404: the base URL)
 
 function Error.__tostring(e)
   local out = { "oaichat: ", e.kind, " error" }
@@ -27,7 +29,11 @@ function Error.__tostring(e)
   if e.code ~= nil and e.code ~= core.null then out[#out + 1] = " (" .. tostring(e.code) .. ")" end
   out[#out + 1] = ": " .. tostring(e.message)
   if e.context then out[#out + 1] = " (" .. tostring(e.context) .. ")" end
+  if (e.kind == "connection" or e.kind == "timeout") and (e.attempts or 1) > 1 then
+    out[#out + 1] = (" (after %d attempts)"):format(e.attempts)
+  end
   if e.request_id then out[#out + 1] = " [request " .. e.request_id .. "]" end
+  if e.hint then out[#out + 1] = " -- " .. e.hint end
   return (table.concat(out):gsub("[\r\n]+", " "))
 end
 
@@ -211,7 +217,7 @@ end
 function M.from_status(info, ctx)
   local status, headers, body = info.status, info.headers, info.body
   local fields = { key = keys[ctx], status = status, request_id = headers["x-request-id"],
-    retryable = M.retryable_status(status, headers) }
+    retryable = M.retryable_status(status, headers), hint = ctx.hints and ctx.hints[status] }
   local obj = body ~= "" and core.decode(body)
   local is_error, msg = M.parse_error_body(obj, fields, true)
   if is_error then return M.new("api", msg or ("HTTP " .. status), fields) end

@@ -20,6 +20,7 @@ local accumulate = require("oaichat.accumulate")
 local client = require("oaichat.client")
 local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
+local providers = require("oaichat.providers")
 -- Adds client:conversation and client:conversation_from_json.
 require("oaichat.conversation")
 
@@ -40,6 +41,12 @@ function M.array(t)
   return setmetatable(t or {}, core.array_mt)
 end
 M.new = client.new
+
+--- The provider presets of oaichat.new{provider = NAME}: their names in
+-- order (oaichat.providers[1], ...) and each preset by name (a copy).
+---@type table<integer|string, string|oaichat.Provider>
+M.providers = providers.all()
+for i, name in ipairs(providers.names) do M.providers[i] = name end
 
 -- Content parts (lua/oaichat/content.lua): they raise on bad input.
 M.text_part = parts.text_part
@@ -84,8 +91,8 @@ end
 
 --- client:chat on the default client.
 function M.chat(messages, opts)
-  local resp, err = client.chat_at(M.default(), messages, opts, "oaichat.chat")
-  return resp, err
+  local resp, err, meta = client.chat_at(M.default(), messages, opts, "oaichat.chat")
+  return resp, err, meta
 end
 
 --- client:stream on the default client.

@@ -4,6 +4,7 @@ local accumulate = require("oaichat.accumulate")
 local call = require("oaichat.call")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local meta = require("oaichat.meta")
 
 local M = {}
 
@@ -14,7 +15,7 @@ Stream.__index = Stream
 --- Creates a stream and starts its transfer (no network wait).
 function M.new(session, spec, ctx)
   local s = setmetatable({ session = session, ctx = ctx, attempt = 0,
-    delivered = false, acc = accumulate.new() }, Stream)
+    delivered = false, acc = accumulate.new(), want_meta = true }, Stream)
   call.start(s, spec)
   return s
 end
@@ -101,7 +102,7 @@ local function take_event(s, kind, v, raw)
   end
   -- The stream ends here: the response's status and request id go into the error.
   local info = call.take_info(s, true)
-  local fields = { status = info.status, request_id = info.headers["x-request-id"] }
+  local fields = { status = info.status, request_id = info.headers["x-request-id"], headers = info.headers }
   local err
   if kind == "error" then
     -- what the error chunk still carries (OpenRouter: finish_reason "error") is kept
@@ -212,6 +213,22 @@ function Stream:poll(timeout_ms)
     finish_transfer(self)
   end
   return chunks, self.state == "done", self.err
+end
+
+--- The response metadata once the response head arrived (nil before).
+---@return oaichat.Meta|nil
+function Stream:meta()
+  local t, m = self.transfer, self.resp_meta
+  if t and self.state == "running" and not (m and m.attempts == self.attempt) then
+    -- the head's status is known once its blank line arrived; headers then
+    local live = meta.build(self, t:info().status, nil)
+    if live then
+      live.headers = t:headers()
+      live.request_id = live.headers["x-request-id"]
+      self.resp_meta = live
+    end
+  end
+  return self.resp_meta
 end
 
 --- The accumulated completion, during and after iteration.

@@ -58,6 +58,12 @@ function M.route(conn, req)
     end
     return scripts.chat(conn, req)
   end
+  if req.path:find("/models$") then
+    if req.method ~= "GET" then
+      return error_response(405, "Method " .. req.method .. " not allowed", "method_not_allowed")
+    end
+    return scripts.models(conn, req)
+  end
   return error_response(404, "Unknown request URL: " .. req.method .. " " .. req.path ..
     ". Please check the URL for typos.", "unknown_url")
 end

@@ -98,6 +98,11 @@ local function send_response(conn, resp)
   local pending, budget = render_head(resp), resp.close_after_bytes
   local data_pieces = #wire - (chunked and 1 or 0)
   for i, piece in ipairs(wire) do
+    if i == 1 and resp.head_first then -- the head alone, then a pause before any body byte
+      if not conn:send(pending) then return "abort" end
+      pending = ""
+      sched.sleep_ms(resp.piece_delay_ms)
+    end
     if i > 1 and i <= data_pieces then sched.sleep_ms(resp.piece_delay_ms) end
     if budget and #piece >= budget then
       -- Cut point: send what is allowed, then drop the connection mid-body.

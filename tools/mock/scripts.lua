@@ -7,6 +7,7 @@ local state = require("tools.mock.state")
 local response = require("tools.mock.response")
 local sse = require("tools.mock.sse")
 local default = require("tools.mock.default")
+local answer = require("tools.mock.answer")
 
 local format_number, sorted_keys = json.format_number, json.sorted_keys
 local new_response, set_header = response.new, response.set_header
@@ -50,6 +51,7 @@ local function script_response(req, script, n)
   end
   if script.chunked ~= nil and script.chunked ~= json.null then resp.chunked = script.chunked == true end
   if script.chunk_delay_ms then resp.piece_delay_ms = tonumber(script.chunk_delay_ms) end
+  resp.head_first = script.head_first == true
   resp.drip_bytes = tonumber(script.drip_bytes)
   resp.close_after_bytes = tonumber(script.close_after_bytes)
   resp.rst = script.reset == true
@@ -61,6 +63,24 @@ end
 local function hang(conn)
   while conn:recv_some() do end
   return "abort"
+end
+
+-- The reply to GET .../models: the next script, or a two-model list.
+function M.models(conn, req)
+  state.counter = state.counter + 1
+  local script = table.remove(state.queue, 1)
+  if script then
+    sched.sleep_ms(script.delay_ms)
+    if script.hang then return hang(conn) end
+    if script.close_before_headers then return "abort" end
+    return script_response(req, script, state.counter)
+  end
+  local created = answer.CREATED
+  local resp = json_response(200, { object = "list", data = json.array({
+    { id = "mock-small", object = "model", created = created, owned_by = "mock" },
+    { id = "mock-large", object = "model", created = created, owned_by = "mock" } }) })
+  set_header(resp, "x-request-id", "req_mock_" .. state.counter)
+  return resp
 end
 
 -- The reply to a chat request: the next script, or the default behaviour.
