@@ -230,6 +230,130 @@ describe("bin/oaichat", function()
     end)
   end
 
+  describe("options, config and files", function()
+    local dir
+
+    before_each(function()
+      dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. sub.quote(dir .. "/oaichat")))
+    end)
+
+    after_each(function()
+      os.execute("rm -rf " .. sub.quote(dir))
+    end)
+
+    local function run(args, opts)
+      opts = opts or {}
+      local env = opts.env or {}
+      env.OAICHAT_BASE_URL = env.OAICHAT_BASE_URL or srv.url
+      env.XDG_CONFIG_HOME = dir
+      return oaichat(args, { env = env, stdin = opts.stdin })
+    end
+
+    it("joins piped stdin and the question: stdin first, as llm does", function()
+      local r = run({ "Summarise", "this" }, { stdin = "line one\nline two\n" })
+      assert.equal(0, r.code, r.stderr)
+      assert.same({ { role = "user", content = "line one\nline two\n\nSummarise this" } }, body().messages)
+    end)
+
+    it("sends -o key=value (JSON values parsed) and --max-tokens", function()
+      local r = run({ "-o", "top_k=40", "-o", "stop=[\"\\n\"]", "-o", "user=ada", "-o", "seed=123456789012345",
+        "-o", "logprobs=true", "--max-tokens", "64", "hi" })
+      assert.equal(0, r.code, r.stderr)
+      local b = body()
+      assert.equal(40, b.top_k)
+      assert.same({ "\n" }, b.stop)
+      assert.equal("ada", b.user)
+      assert.equal(123456789012345, b.seed)
+      assert.is_true(b.logprobs)
+      assert.equal(64, b.max_tokens)
+      r = run({ "-o", "nokey", "hi" })
+      assert.equal(2, r.code)
+      assert.equal("oaichat: -o needs KEY=VALUE, got 'nokey'\nTry 'oaichat --help'.\n", r.stderr)
+      r = run({ "--max-tokens", "lots", "hi" })
+      assert.equal(2, r.code)
+      assert.equal("oaichat: --max-tokens needs a number, got 'lots'\nTry 'oaichat --help'.\n", r.stderr)
+    end)
+
+    it("lists the models with --models (GET /models), or prints them with --json", function()
+      local r = run({ "--models" })
+      assert.equal(0, r.code, r.stderr)
+      assert.equal("mock-small\nmock-large\n", r.stdout)
+      local req = srv:last_request()
+      assert.equal("GET", req.method)
+      assert.equal("/v1/models", req.path)
+      r = run({ "--models", "--json" })
+      assert.equal("mock-small", core.decode(r.stdout).data[1].id)
+    end)
+
+    it("takes --provider presets, explicit options winning, and names the known ones on a typo", function()
+      local r = run({ "--provider", "ollama", "--base-url", srv.url, "hi" }, { env = { OAICHAT_BASE_URL = "" } })
+      assert.equal(0, r.code, r.stderr)
+      assert.equal("Echo: hi (1 message)\n", r.stdout)
+      r = run({ "--provider", "nope", "hi" })
+      assert.equal(2, r.code)
+      assert.truthy(r.stderr:find('^oaichat: unknown provider "nope" %(known: .*ollama'), r.stderr)
+    end)
+
+    it("reads model, system prompt, params and base URL from $XDG_CONFIG_HOME/oaichat/config.lua", function()
+      sub.spit(dir .. "/oaichat/config.lua", ('return { model = "m-cfg", system = "From config.", '
+        .. 'base_url = %q, params = { temperature = 0.5, top_k = 7 } }'):format(srv.url))
+      local r = run({ "hi" }, { env = { OAICHAT_BASE_URL = "http://127.0.0.1:1/v1" } })
+      assert.equal(0, r.code, r.stderr)
+      local b = body()
+      assert.equal("m-cfg", b.model)
+      assert.equal(0.5, b.temperature)
+      assert.equal(7, b.top_k)
+      assert.same({ role = "system", content = "From config." }, b.messages[1])
+      -- Options win over the file; --no-config ignores it.
+      assert.equal(0, run({ "-m", "m-cli", "-t", "0.1", "-s", "From CLI.", "hi" }).code)
+      b = body()
+      assert.equal("m-cli", b.model)
+      assert.equal(0.1, b.temperature)
+      assert.equal("From CLI.", b.messages[1].content)
+      assert.equal(0, run({ "--no-config", "hi" }).code)
+      assert.equal("gpt-5.5", body().model)
+      -- A broken file is reported, naming it.
+      sub.spit(dir .. "/oaichat/config.lua", "return { colour = 'blue' }")
+      r = run({ "hi" })
+      assert.equal(1, r.code)
+      assert.equal("oaichat: config " .. dir .. "/oaichat/config.lua: unknown setting colour (known: model, "
+        .. "base_url, api_key, provider, system, params)\n", r.stderr)
+    end)
+
+    it("applies -s to an existing -c FILE and says so", function()
+      local file = dir .. "/chat.json"
+      assert.equal(0, run({ "-c", file, "-s", "Old.", "one" }).code)
+      local r = run({ "-c", file, "-s", "New.", "two" })
+      assert.equal(0, r.code)
+      assert.equal("oaichat: -s replaces the system prompt saved in " .. file .. "\n", r.stderr)
+      assert.same({ role = "system", content = "New." }, body().messages[1])
+      assert.equal(4, #body().messages)
+      local saved = core.decode(sub.slurp(file))
+      assert.equal("New.", saved.system)
+      assert.equal("New.", saved.messages[1].content)
+      -- The same prompt again: nothing to say.
+      r = run({ "-c", file, "-s", "New.", "three" })
+      assert.equal("", r.stderr)
+    end)
+
+    it("replaces -c FILE atomically: a new file renamed over the old, no temporary left", function()
+      local file = dir .. "/chat.json"
+      assert.equal(0, run({ "-c", file, "one" }).code)
+      -- A hard link keeps the old inode: rewriting in place would change it too.
+      assert(os.execute("ln " .. sub.quote(file) .. " " .. sub.quote(dir .. "/old.json")))
+      local before = sub.slurp(file)
+      assert.equal(0, run({ "-c", file, "two" }).code)
+      assert.equal(before, sub.slurp(dir .. "/old.json"))
+      assert.equal(5 - 1, #core.decode(sub.slurp(file)).messages)
+      local p = io.popen("LC_ALL=C ls " .. sub.quote(dir))
+      local names = p:read("*a")
+      p:close()
+      assert.equal("chat.json\noaichat\nold.json\n", names)
+    end)
+  end)
+
   describe("interactive mode (a pseudo-terminal, typed as a person would)", function()
     -- tmux runs the CLI in a terminal of its own; keys go in with send-keys,
     -- the screen comes back with capture-pane. Each wait is bounded by a
@@ -256,7 +380,8 @@ describe("bin/oaichat", function()
       env.LUA_PATH, env.LUA_CPATH = os.getenv("LUA_PATH") or ";;", os.getenv("LUA_CPATH") or ";;"
       -- The shell around it ignores SIGINT, as an interactive shell is out
       -- of the way of its foreground job's Ctrl-C (else it would end too).
-      local inner = "trap '' INT; " .. sub.env_prefix(env) .. " " .. sub.quote(server.interpreter()) .. " bin/oaichat " .. (args or "")
+      local inner = "trap '' INT; " .. sub.env_prefix(env) .. " " .. sub.quote(server.interpreter())
+        .. " bin/oaichat " .. (args or "")
         .. "; echo EXIT=$?; sleep 600"
       tmux(("new-session -d -s %s -x 150 -y 50 %s"):format(t.name, sub.quote(inner)))
       return t
@@ -481,6 +606,36 @@ describe("bin/oaichat", function()
       assert.same({ "one", "Echo: one (1 message)", "three" }, contents())
       t:keys("C-d")
       assert.equal(0, t:exit_code())
+      t:close()
+    end)
+
+    it("Ctrl-C during a one-shot answer stops it: exit 130, -c FILE untouched", function()
+      local file = os.tmpname()
+      sub.spit(file, "")
+      os.remove(file)
+      local pieces = {}
+      for i = 1, 40 do
+        pieces[i] = core.encode({ id = "c", object = "chat.completion.chunk", created = 1, model = "m",
+          choices = { { index = 0, delta = { content = "piece" .. i .. " " }, finish_reason = oaichat_null } } })
+      end
+      srv:queue({ { sse = pieces, chunk_delay_ms = 200 } })
+      local t = start("-c " .. file .. " 'a long answer'")
+      t:wait("piece2 ")
+      t:keys("C-c")
+      assert.equal(130, t:exit_code())
+      local screen = t:screen()
+      assert.is_nil(screen:find("piece40", 1, true))
+      assert.is_nil(screen:find("traceback", 1, true), screen)
+      assert.is_nil(io.open(file))
+      t:close()
+    end)
+
+    it("pretty-prints --json when stdout is a terminal", function()
+      local t = start("--json hi")
+      assert.equal(0, t:exit_code())
+      local screen = t:screen()
+      assert.is_truthy(screen:find('{\n  "choices": [\n    {\n      "finish_reason": "stop",', 1, true), screen)
+      assert.is_truthy(screen:find('\n  "usage": {\n    "completion_tokens": 4,', 1, true), screen)
       t:close()
     end)
 
