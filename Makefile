@@ -40,14 +40,15 @@ RUN_ENV := LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" \
 BUSTED := $(RUN_ENV) $(LUA) /usr/bin/busted --helper=spec/support/helper.lua \
 	-o spec/support/summary.lua
 
-.PHONY: all build deps test test-all specs test-c check-memory clean fuzz lint demo rock rock-build rock-install
+.PHONY: all build deps test test-all specs jit-build test-c check-memory clean fuzz lint demo rock rock-build rock-install
 
 all: build
 build: $(MODULE)
 
-# The specs' slow-resolver shim (LD_PRELOAD in a child process).
-SHIM := build/slow_dns.so
-$(SHIM): spec/support/slow_dns.c
+# The specs' LD_PRELOAD shims (a slow resolver, an fopen counter), used in
+# child processes.
+SHIM := build/slow_dns.so build/count_open.so
+build/%.so: spec/support/%.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) $< -o $@ -ldl
 
@@ -64,7 +65,7 @@ deps:
 
 # The C unit tests of the SSE parser, then the busted specs.
 test: deps
-	@$(MAKE) --no-print-directory build $(SHIM)
+	@$(MAKE) --no-print-directory build $(SHIM) jit-build
 	@$(MAKE) --no-print-directory test-c
 	$(BUSTED) spec
 
@@ -80,8 +81,13 @@ test-all:
 		$(MAKE) --no-print-directory LUA_VERSION=$$v specs || failed=1; \
 	done; exit $$failed
 
-specs: build $(SHIM)
+specs: build $(SHIM) jit-build
 	$(BUSTED) spec
+
+# spec/nvim_spec.lua runs Neovim's LuaJIT, which loads build/jit: the specs
+# never build anything themselves.
+jit-build:
+	@$(MAKE) --no-print-directory LUA_VERSION=jit build
 
 # Static checks: luacheck on every Lua file, cppcheck on the C sources
 # (any finding fails, style included).
@@ -117,7 +123,7 @@ $(ASAN_BUILD)/oaichat/core.so: $(SRCS) csrc/*.h
 	$(CC) -shared -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(ASAN_FLAGS) -I$(LUA_INC) -Icsrc \
 		-o $@ $(SRCS) $(LDLIBS)
 
-check-memory: deps build $(SHIM) $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
+check-memory: deps build $(SHIM) jit-build $(ASAN_BUILD)/oaichat/core.so $(BUILD)/sse_test_asan
 	$(BUILD)/sse_test_asan $(SSE_FIXTURES)
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:exitcode=99 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \

@@ -31,9 +31,15 @@ if (tonumber(os.getenv("BENCH_CPUS")) or 1) >= 2 then
   PLACEMENTS[2] = { name = "split CPUs", cpu = 1 }
 end
 
-local function c_cmd(mode, path, body, n, warm, conc)
-  return ("%s/c_baseline %s %s%s/chat/completions %s/%s %d %d %s"):format(DIR, mode, HOST, path, DIR,
-    body, n, warm, conc or "")
+local function c_cmd(mode, path, body, n, warm, conc, prog)
+  return ("%s/%s %s %s%s/chat/completions %s/%s %d %d %s"):format(DIR, prog or "c_baseline", mode, HOST, path,
+    DIR, body, n, warm, conc or "")
+end
+
+-- The floor (issue 12): the C baseline's libcurl code, decoding every body
+-- and SSE payload with lua-cjson into Lua tables (bench/floor.h).
+local function floor_cmd(mode, path, body, n, warm, conc)
+  return c_cmd(mode, path, body, n, warm, conc, "c_floor")
 end
 
 local function lua_cmd(mode, base, n, warm, lua)
@@ -64,6 +70,8 @@ local function stream_scenario(name, path, chunks, reps)
         cmd = c_cmd("stream", path, "body_stream.json", reps, 1), bytes = bytes * reps },
       { id = "node", label = "Node SDK stream iterator",
         cmd = node_cmd("stream", HOST .. path, 1, 1), chunks = chunks },
+      { id = "floor", label = "floor: C libcurl + cjson into Lua tables",
+        cmd = floor_cmd("stream", path, "body_stream.json", reps, 1), chunks = chunks * reps, bytes = bytes * reps },
     },
   }
 end
@@ -76,6 +84,8 @@ local SCENARIOS = {
       { id = "c", label = "C libcurl, one easy handle",
         cmd = c_cmd("seq", "/v1", "body.json", N.fast, N.warm), bytes = N.fast * completion_bytes },
       { id = "node", label = "Node SDK, await in a loop", cmd = node_cmd("seq", HOST .. "/v1", N.node, N.warm) },
+      { id = "floor", label = "floor: C libcurl + cjson into Lua tables",
+        cmd = floor_cmd("seq", "/v1", "body.json", N.fast, N.warm), bytes = N.fast * completion_bytes },
       { id = "curl", label = "curl program spawned per request",
         cmd = c_cmd("spawn", "/v1", "body.json", N.spawn, 3) },
     } },
@@ -86,6 +96,8 @@ local SCENARIOS = {
       { id = "c", label = "C libcurl multi, 16 in flight",
         cmd = c_cmd("multi", "/v1", "body.json", N.fast, N.warm, 16), bytes = N.fast * completion_bytes },
       { id = "node", label = "Node SDK, 16 in flight", cmd = node_cmd("par", HOST .. "/v1", N.node, N.warm) },
+      { id = "floor", label = "floor: C libcurl multi + cjson, 16 in flight",
+        cmd = floor_cmd("multi", "/v1", "body.json", N.fast, N.warm, 16), bytes = N.fast * completion_bytes },
     } },
   stream_scenario("s10k", "/s10k/v1", gen.COUNTS.s10k, N.s10k),
   stream_scenario("s100k", "/s100k/v1", gen.COUNTS.s100k, N.s100k),
@@ -242,6 +254,27 @@ local function throughput_table(fig, out)
   end
 end
 
+-- oaichat against the floor, side by side: CPU per unit of raw libcurl,
+-- the floor and oaichat, and oaichat's throughput as a share of the floor's.
+local FLOOR_SCENARIOS = { seq = 0.85, conc = 0.85, s10k = 0.75, s100k = 0.75 }
+
+local function floor_table(fig, out)
+  out[#out + 1] = row { "scenario", "placement", "CPU: raw libcurl", "floor", "oaichat", "oaichat CPU ÷ floor",
+    "oaichat ÷ floor (throughput)", "target" }
+  out[#out + 1] = row { "---", "---", "---:", "---:", "---:", "---:", "---:", "---:" }
+  for _, sc in ipairs(SCENARIOS) do
+    local want = FLOOR_SCENARIOS[sc.id]
+    if want then
+      for _, pl in ipairs(PLACEMENTS) do
+        local C, F, O = fig[sc.id].c[pl.name], fig[sc.id].floor[pl.name], fig[sc.id].oaichat[pl.name]
+        -- the raw C stream counts bytes: its CPU per chunk is per the same chunks
+        out[#out + 1] = row { sc.title, pl.name, cpu_text(sc, C.cpu), cpu_text(sc, F.cpu), cpu_text(sc, O.cpu),
+          ratio(O.cpu, F.cpu), ratio(O.rate, F.rate), ("≥ %.2f×"):format(want) }
+      end
+    end
+  end
+end
+
 local function ttft_table(fig, out)
   local sc = SCENARIOS[#SCENARIOS]
   out[#out + 1] = row { "contender", "placement", "median overhead", "p90", "vs C", "vs Node", "peak RSS" }
@@ -299,6 +332,11 @@ local function targets(fig)
     { "peak RSS ≤ 1.5× C (chat, streams, ttft)", per_pl(rss) },
     { "sequential chat ≥ 10× curl spawned per request", per_pl(rel("seq", "oaichat", "curl", 10)) },
   }
+  for _, id in ipairs { "seq", "conc", "s10k", "s100k" } do
+    local want = FLOOR_SCENARIOS[id]
+    list[#list + 1] = { ("%s ≥ %.2f× the floor's throughput (issue 12)"):format(id, want),
+      per_pl(rel(id, "oaichat", "floor", want)) }
+  end
   return list
 end
 
@@ -381,28 +419,52 @@ end
 
 local function callgrind_section(out)
   local cases = {
-    { "one chat request", 20, function(k) return lua_cmd("seq", HOST .. "/v1", k, 1, PROF_LUA) end,
-      function(k) return c_cmd("seq", "/v1", "body.json", k, 1) end },
-    { "one request of chat_many, 16 in flight", 160,
+    { "one chat request", 20, 1, function(k) return lua_cmd("seq", HOST .. "/v1", k, 1, PROF_LUA) end,
+      function(k) return c_cmd("seq", "/v1", "body.json", k, 1) end,
+      function(k) return floor_cmd("seq", "/v1", "body.json", k, 1) end },
+    { "one request of chat_many, 16 in flight", 160, 1,
       function(k) return lua_cmd("many", HOST .. "/v1", k, 1, PROF_LUA) end,
-      function(k) return c_cmd("multi", "/v1", "body.json", k, 1, 16) end },
-    { "one stream of 1,000 chunks", 4,
+      function(k) return c_cmd("multi", "/v1", "body.json", k, 1, 16) end,
+      function(k) return floor_cmd("multi", "/v1", "body.json", k, 1, 16) end },
+    { "one stream chunk (streams of 1,000)", 4, gen.COUNTS.s1k,
       function(k) return lua_cmd("stream", HOST .. "/s1k/v1", k, 1, PROF_LUA) end,
-      function(k) return c_cmd("stream", "/s1k/v1", "body_stream.json", k, 1) end },
+      function(k) return c_cmd("stream", "/s1k/v1", "body_stream.json", k, 1) end,
+      function(k) return floor_cmd("stream", "/s1k/v1", "body_stream.json", k, 1) end },
   }
   local tops = {}
-  out[#out + 1] = row { "unit", "oaichat (Lua " .. _VERSION:match("%d.%d") .. ")", "C libcurl", "ratio" }
-  out[#out + 1] = row { "---", "---:", "---:", "---:" }
+  out[#out + 1] = row { "unit", "oaichat (Lua " .. _VERSION:match("%d.%d") .. ")", "C libcurl", "floor (C + cjson)",
+    "oaichat ÷ C", "oaichat ÷ floor" }
+  out[#out + 1] = row { "---", "---:", "---:", "---:", "---:", "---:" }
   for _, case in ipairs(cases) do
     io.stderr:write("bench: callgrind: ", case[1], "\n")
-    local lua_ir, top, objs = per_unit(case[3], case[2], "lua")
-    local c_ir = per_unit(case[4], case[2], "c")
-    out[#out + 1] = row { case[1], thousands(lua_ir) .. " Ir", thousands(c_ir) .. " Ir", ratio(lua_ir, c_ir) }
+    local per = case[3]
+    local lua_ir, top, objs = per_unit(case[4], case[2], "lua")
+    local c_ir = per_unit(case[5], case[2], "c")
+    local f_ir = per_unit(case[6], case[2], "floor")
+    lua_ir, c_ir, f_ir = lua_ir / per, c_ir / per, f_ir / per
+    for _, l in ipairs { top, objs } do
+      for _, x in ipairs(l) do x.ir = x.ir / per end
+    end
+    out[#out + 1] = row { case[1], thousands(lua_ir) .. " Ir", thousands(c_ir) .. " Ir", thousands(f_ir) .. " Ir",
+      ratio(lua_ir, c_ir), ratio(lua_ir, f_ir) }
     tops[#tops + 1] = { case[1], top, objs }
   end
   for _, t in ipairs(tops) do
     top_list(out, ("oaichat's %s by object (Ir per unit):"):format(t[1]), t[3], 8)
     top_list(out, ("Top functions of oaichat's %s (Ir per unit, self cost):"):format(t[1]), t[2], 20)
+  end
+end
+
+-- The JSON glue alone (bench/json_cost.lua): core.decode of the completion
+-- and of one content chunk, core.encode of a request body.
+local function json_section(out)
+  out[#out + 1] = row { "operation", "Ir per call" }
+  out[#out + 1] = row { "---", "---:" }
+  for _, case in ipairs { { "core.decode: the 653-byte completion", "completion" },
+    { "core.decode: one 276-byte stream chunk", "chunk" }, { "core.encode: a request body", "request" } } do
+    local ir = per_unit(function(k) return ("%s bench/json_cost.lua %s %d"):format(PROF_LUA, case[2], k) end,
+      2000, "json." .. case[2])
+    out[#out + 1] = row { case[1], thousands(ir) .. " Ir" }
   end
 end
 
@@ -445,7 +507,10 @@ this row ÷ the Node row, of the same scenario and placement: above 1 is
 faster for throughput, heavier for CPU and RSS. Requests: POST
 /v1/chat/completions with one user message; the answer is a fixed 653-byte
 completion; streams are OpenAI-shaped chat.completion.chunk events (276 bytes
-each) ending with [DONE]. chat_many's RSS includes the decoded results it
+each) ending with [DONE]. The floor is the C program's libcurl code decoding
+every body and every SSE payload with lua-cjson into Lua tables in an
+embedded Lua 5.4 (bench/floor.h): the most a binding using this JSON
+library can reach. chat_many's RSS includes the decoded results it
 returns (all of them, by contract); the C and Node runs discard theirs.
 Time to first token: the server sends the head at once, waits 5 ms, then sends
 the first chunk holding its CLOCK_MONOTONIC instant; the figure is the
@@ -459,6 +524,10 @@ local function report(fig)
   out[#out + 1] = "## Throughput, CPU, memory"
   out[#out + 1] = ""
   throughput_table(fig, out)
+  out[#out + 1] = ""
+  out[#out + 1] = "## Against the floor (libcurl + lua-cjson into Lua tables, issue 12)"
+  out[#out + 1] = ""
+  floor_table(fig, out)
   out[#out + 1] = ""
   out[#out + 1] = "## Time to first token"
   out[#out + 1] = ""
@@ -474,6 +543,10 @@ local function report(fig)
   out[#out + 1] = ""
   callgrind_section(out)
   out[#out + 1] = ""
+  out[#out + 1] = "JSON glue alone (csrc/json.c over lua-cjson, same method):"
+  out[#out + 1] = ""
+  json_section(out)
+  out[#out + 1] = ""
   out[#out + 1] = "## Method"
   out[#out + 1] = ""
   out[#out + 1] = METHOD
@@ -484,6 +557,8 @@ local function main()
   if os.getenv("BENCH_ONLY") == "callgrind" then
     local out = {}
     callgrind_section(out)
+    out[#out + 1] = ""
+    json_section(out)
     io.write(table.concat(out, "\n"), "\n")
     return
   end

@@ -4,7 +4,7 @@
 #   make bench BENCH_ROUNDS=3      fewer rounds
 #   make bench BENCH_QUICK=1       one short round, results.md left alone
 #   make bench BENCH_ONLY=callgrind  the instruction counts only
-BENCH_PKGS := nginx curl time util-linux valgrind
+BENCH_PKGS := nginx curl time util-linux valgrind liblua5.4-dev lua-cjson
 BENCH_ROUNDS ?= 5
 BENCH_QUICK ?= 0
 BENCH_ONLY ?=

@@ -11,6 +11,11 @@
  * Prints one JSON line: n, wall and cpu seconds of the timed part (after WARM
  * untimed requests), peak RSS in KiB (VmHWM; for spawn the largest curl
  * child's), bytes received, and for ttft the samples in microseconds.
+ *
+ * Built with -DBENCH_FLOOR (and Lua 5.4) it is the floor contender, c_floor:
+ * the same libcurl code decoding every body and SSE payload with lua-cjson
+ * into Lua tables (bench/floor.h); modes seq, multi and stream only, and the
+ * line also holds the count of decoded chunks.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -55,6 +60,26 @@ static long vm_hwm_kb(void) {
 static void die(const char *what) {
   fprintf(stderr, "c_baseline: %s\n", what);
   exit(1);
+}
+
+#ifdef BENCH_FLOOR
+#include "floor.h"
+#endif
+static int streaming; /* the floor decodes SSE payloads, not the body */
+
+/* Decoded SSE payloads: counted by the floor only. */
+static void chunks_reset(void) {
+#ifdef BENCH_FLOOR
+  floor_chunks = 0;
+#endif
+}
+
+static long long chunks_count(void) {
+#ifdef BENCH_FLOOR
+  return floor_chunks;
+#else
+  return 0;
+#endif
 }
 
 static char *read_file(const char *path) {
@@ -119,6 +144,15 @@ static CURL *new_easy(const char *url) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, "c-baseline libcurl");
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+#ifdef BENCH_FLOOR
+  {
+    floor_buf *b = calloc(1, sizeof *b);
+    if (!b) die("out of memory");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, streaming ? floor_sse : floor_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, b);
+  }
+#endif
   return e;
 }
 
@@ -127,6 +161,13 @@ static void check(CURL *e, CURLcode rc) {
   if (rc != CURLE_OK) die(curl_easy_strerror(rc));
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) die("status is not 200");
+#ifdef BENCH_FLOOR
+  if (!streaming) {
+    floor_buf *b = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&b);
+    floor_body_done(b);
+  }
+#endif
 }
 
 static void run_seq(CURL *e, long n) {
@@ -200,6 +241,11 @@ int main(int argc, char **argv) {
   warm = atol(argv[5]);
   conc = argc > 6 ? atol(argv[6]) : 16;
   body = read_file(argv[3]);
+  streaming = strcmp(mode, "stream") == 0;
+#ifdef BENCH_FLOOR
+  if (strcmp(mode, "seq") && strcmp(mode, "multi") && !streaming) die("the floor runs seq, multi and stream");
+  floor_init();
+#endif
   curl_global_init(CURL_GLOBAL_DEFAULT);
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Authorization: Bearer bench-key");
@@ -225,6 +271,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < conc; i++) easy[i] = new_easy(url);
     run_multi(m, easy, conc, warm);
     bytes_in = 0;
+    chunks_reset();
     t0 = now_s();
     c0 = cpu_s(RUSAGE_SELF);
     run_multi(m, easy, conc, n);
@@ -239,6 +286,7 @@ int main(int argc, char **argv) {
     if (ttft) run_ttft(e, warm, 0);
     else run_seq(e, warm);
     bytes_in = 0;
+    chunks_reset();
     t0 = now_s();
     c0 = cpu_s(RUSAGE_SELF);
     if (ttft) run_ttft(e, n, 1);
@@ -246,11 +294,11 @@ int main(int argc, char **argv) {
     wall = now_s() - t0;
     cpu = cpu_s(RUSAGE_SELF) - c0;
     rss = vm_hwm_kb();
-    printf("],\"n\":%ld,\"wall\":%.6f,\"cpu\":%.6f,\"rss_kb\":%ld,\"bytes\":%lld}\n", n, wall,
-           cpu, rss, bytes_in);
+    printf("],\"n\":%ld,\"wall\":%.6f,\"cpu\":%.6f,\"rss_kb\":%ld,\"bytes\":%lld,\"chunks\":%lld}\n", n,
+           wall, cpu, rss, bytes_in, chunks_count());
     return 0;
   }
-  printf("{\"samples\":[],\"n\":%ld,\"wall\":%.6f,\"cpu\":%.6f,\"rss_kb\":%ld,\"bytes\":%lld}\n", n,
-         wall, cpu, rss, bytes_in);
+  printf("{\"samples\":[],\"n\":%ld,\"wall\":%.6f,\"cpu\":%.6f,\"rss_kb\":%ld,\"bytes\":%lld,\"chunks\":%lld}\n",
+         n, wall, cpu, rss, bytes_in, chunks_count());
   return 0;
 }

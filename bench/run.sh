@@ -46,6 +46,9 @@ wait_up() {
 
 echo "bench: building the C programs" >&2
 $CC -O2 -Wall -Wextra -o "$tmp/c_baseline" bench/c_baseline.c -lcurl
+# The floor (bench/floor.h): the same libcurl code, decoding with lua-cjson
+# into Lua tables inside an embedded Lua 5.4.
+$CC -O2 -Wall -Wextra -DBENCH_FLOOR -I/usr/include/lua5.4 -o "$tmp/c_floor" bench/c_baseline.c -lcurl -llua5.4
 $CC -O2 -Wall -Wextra -o "$tmp/ttft_server" bench/ttft_server.c
 # For callgrind: an interpreter that keeps the Lua VM's symbols, when the
 # static library of this Lua is there (else the packaged one, unnamed).

@@ -20,6 +20,8 @@
 #include "json.h"
 
 #define CORE_VERSION "0.1.0"
+#define MULTI_MT "oaichat.multi"
+#define MULTI_KEY "oaichat.multi.instance" /* registry: the state's multi */
 #define SESSION_MT "oaichat.session"
 #define TRANSFER_MT "oaichat.transfer"
 #define ENCODE_FN lua_upvalueindex(1)
@@ -29,6 +31,10 @@ typedef struct core_session {
   http_session http;
   int open;
 } core_session;
+
+/* Attached transfers below which no full GC is forced: an unclosed stream
+   (a `break` on 5.1) holds a connection the collector cannot see. */
+#define CORE_GC_MIN_LIVE 64
 
 typedef struct core_transfer {
   http_transfer http;
@@ -146,10 +152,39 @@ static struct curl_slist *core_header_list(lua_State *L, int t) {
 
 /* ---- session -------------------------------------------------------- */
 
+static int core_multi_close(lua_State *L) {
+  http_multi *m = luaL_checkudata(L, 1, MULTI_MT);
+  http_multi_close(m);
+  return 0;
+}
+
+static int core_multi_tostring(lua_State *L) {
+  lua_pushfstring(L, "oaichat.multi (%p)", lua_touserdata(L, 1));
+  return 1;
+}
+
+/* The lua_State's multi handle, made on first use and kept in the registry
+   until the state closes (so it is finalised after every session). */
+static http_multi *core_get_multi(lua_State *L) {
+  http_multi *m;
+  lua_getfield(L, LUA_REGISTRYINDEX, MULTI_KEY);
+  m = lua_touserdata(L, -1); /* only this file sets MULTI_KEY */
+  lua_pop(L, 1);
+  if (m != NULL) return m;
+  m = lua_newuserdata(L, sizeof(*m));
+  if (http_multi_init(m) != 0) luaL_error(L, "oaichat: curl_multi_init failed");
+  m->gc_limit = CORE_GC_MIN_LIVE;
+  luaL_getmetatable(L, MULTI_MT);
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, MULTI_KEY);
+  return m;
+}
+
 static int core_session_new(lua_State *L) {
+  http_multi *m = core_get_multi(L);
   core_session *s = lua_newuserdata(L, sizeof(*s));
   memset(s, 0, sizeof(*s));
-  if (http_session_init(&s->http) != 0) return luaL_error(L, "oaichat: curl_multi_init failed");
+  if (http_session_init(&s->http, m) != 0) return luaL_error(L, "oaichat: curl_share_init failed");
   s->open = 1;
   luaL_getmetatable(L, SESSION_MT);
   lua_setmetatable(L, -2);
@@ -163,6 +198,15 @@ static int core_session_close(lua_State *L) {
     s->open = 0;
   }
   return 0;
+}
+
+/* Transfers dropped without close() (clients or streams left to the GC)
+   keep sockets open until collected: past a bound of attached transfers,
+   collect now, and let the bound follow what the program really keeps. */
+static void core_gc_pressure(lua_State *L, http_multi *m) {
+  if (m->nattached < m->gc_limit) return;
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  m->gc_limit = m->nattached * 2 > CORE_GC_MIN_LIVE ? m->nattached * 2 : CORE_GC_MIN_LIVE;
 }
 
 static int core_session_step(lua_State *L) {
@@ -197,6 +241,7 @@ static int core_session_start(lua_State *L) {
   core_transfer *t;
   size_t body_len = 0;
   luaL_checktype(L, 2, LUA_TTABLE);
+  core_gc_pressure(L, s->http.m);
   memset(&r, 0, sizeof(r));
   r.url = core_opt_string(L, 2, "url");
   if (r.url == NULL) return luaL_error(L, "oaichat: request needs a url");
@@ -648,6 +693,12 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   if (pthread_once(&core_curl_once, core_curl_init) != 0 || core_curl_rc != CURLE_OK)
     return luaL_error(L, "oaichat.core: curl_global_init failed: %s", curl_easy_strerror(core_curl_rc));
   core_load_cjson(L); /* instance, encode, decode */
+  luaL_newmetatable(L, MULTI_MT);
+  lua_pushcfunction(L, core_multi_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, core_multi_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
   core_new_class(L, SESSION_MT, core_session_methods, core_session_close,
                  core_session_tostring);
   core_new_class(L, TRANSFER_MT, core_transfer_methods, core_transfer_close,

@@ -21,31 +21,42 @@ double http_now_ms(void) {
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* ---- session -------------------------------------------------------- */
+/* ---- multi and sessions -------------------------------------------- */
 
-int http_session_init(http_session *s) {
-  memset(s, 0, sizeof(*s));
-  s->multi = curl_multi_init();
-  if (s->multi == NULL) return -1;
-  curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+int http_multi_init(http_multi *m) {
+  memset(m, 0, sizeof(*m));
+  m->multi = curl_multi_init();
+  if (m->multi == NULL) return -1;
+  curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   /* Keep the idle connections of a burst (libcurl's default keeps 4 per
      running transfer, so a batch loses many as it drains). */
-  curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IDLE);
+  curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IDLE);
+  return 0;
+}
+
+int http_session_init(http_session *s, http_multi *m) {
+  memset(s, 0, sizeof(*s));
+  s->m = m;
+  s->share = curl_share_init();
+  if (s->share == NULL) return -1;
+  curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
   return 0;
 }
 
 static void http_detach(http_transfer *t) {
   if (!t->attached) return;
-  curl_multi_remove_handle(t->sess->multi, t->easy);
+  if (!t->sess->m->closed) curl_multi_remove_handle(t->sess->m->multi, t->easy);
   t->attached = 0;
+  t->sess->m->nattached--;
   t->sess->nattached--;
 }
 
 static void http_unlink(http_transfer *t) {
-  http_session *s = t->sess;
-  if (s == NULL) return;
+  http_multi *m;
+  if (t->sess == NULL) return;
+  m = t->sess->m;
   if (t->prev) t->prev->next = t->next;
-  else s->active = t->next;
+  else m->active = t->next;
   if (t->next) t->next->prev = t->prev;
   t->next = t->prev = NULL;
   t->sess = NULL;
@@ -59,37 +70,51 @@ static void http_finish(http_transfer *t, CURLcode code) {
   http_detach(t);
 }
 
+/* Ends t for good: cancelled, its handle freed (its session is going away). */
+static void http_drop(http_transfer *t) {
+  http_transfer_cancel(t);
+  curl_easy_cleanup(t->easy);
+  t->easy = NULL;
+  http_unlink(t);
+}
+
 void http_session_close(http_session *s) {
   int i;
+  http_transfer *t, *next;
   if (s->closed) return;
-  while (s->active) {
-    http_transfer *t = s->active;
-    http_transfer_cancel(t);
-    /* The handle cannot go back to a pool that is going away. */
-    curl_easy_cleanup(t->easy);
-    t->easy = NULL;
-    http_unlink(t);
+  for (t = s->m->active; t; t = next) {
+    next = t->next;
+    if (t->sess == s) http_drop(t);
   }
   for (i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]);
   s->npool = 0;
-  curl_multi_cleanup(s->multi);
-  s->multi = NULL;
+  /* No handle uses the share any more: this closes the client's connections. */
+  curl_share_cleanup(s->share);
+  s->share = NULL;
   s->closed = 1;
 }
 
-static void http_collect(http_session *s) {
-  CURLMsg *m;
+void http_multi_close(http_multi *m) {
+  if (m->closed) return;
+  while (m->active) http_drop(m->active);
+  curl_multi_cleanup(m->multi);
+  m->multi = NULL;
+  m->closed = 1;
+}
+
+static void http_collect(http_multi *m) {
+  CURLMsg *msg;
   int left;
   double now;
   http_transfer *t, *next;
-  while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-    if (m->msg != CURLMSG_DONE) continue;
+  while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE) continue;
     t = NULL;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-    if (t) http_finish(t, m->data.result);
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    if (t) http_finish(t, msg->data.result);
   }
   now = http_now_ms();
-  for (t = s->active; t; t = next) {
+  for (t = m->active; t; t = next) {
     next = t->next;
     if (t->attached && !t->paused && t->idle_ms > 0 && now - t->last_byte_ms >= (double)t->idle_ms) {
       t->abort_reason = HTTP_ABORT_IDLE;
@@ -99,10 +124,10 @@ static void http_collect(http_session *s) {
 }
 
 /* How long we may sleep before an idle deadline needs checking. */
-static long http_idle_wait(http_session *s, long timeout_ms) {
+static long http_idle_wait(http_multi *m, long timeout_ms) {
   double now = http_now_ms();
   http_transfer *t;
-  for (t = s->active; t; t = t->next) {
+  for (t = m->active; t; t = t->next) {
     if (t->attached && !t->paused && t->idle_ms > 0) {
       double left = t->last_byte_ms + (double)t->idle_ms - now;
       long ms = left <= 0 ? 0 : (long)left + 1;
@@ -112,29 +137,28 @@ static long http_idle_wait(http_session *s, long timeout_ms) {
   return timeout_ms;
 }
 
-static int http_perform(http_session *s) {
+static int http_perform(http_multi *m) {
   int running = 0;
-  curl_multi_perform(s->multi, &running);
-  http_collect(s);
-  s->performed_ms = http_now_ms();
+  curl_multi_perform(m->multi, &running);
+  http_collect(m);
+  m->performed_ms = http_now_ms();
   return running;
 }
 
-static void http_poll(http_session *s, long timeout_ms) {
-  timeout_ms = http_idle_wait(s, timeout_ms);
+static void http_poll(http_multi *m, long timeout_ms) {
+  timeout_ms = http_idle_wait(m, timeout_ms);
   if (timeout_ms < 0 || timeout_ms > 1000) timeout_ms = 1000;
-  if (timeout_ms > 0) curl_multi_poll(s->multi, NULL, 0, (int)timeout_ms, NULL);
+  if (timeout_ms > 0) curl_multi_poll(m->multi, NULL, 0, (int)timeout_ms, NULL);
 }
 
 int http_session_step(http_session *s, long timeout_ms) {
-  int running;
-  if (s->closed) return 0;
-  running = http_perform(s);
-  if (running > 0 && timeout_ms != 0) {
-    http_poll(s, timeout_ms);
-    running = http_perform(s);
+  if (s->closed || s->m->closed) return 0;
+  http_perform(s->m);
+  if (s->nattached > 0 && timeout_ms != 0) {
+    http_poll(s->m, timeout_ms);
+    http_perform(s->m);
   }
-  return running;
+  return s->nattached;
 }
 
 /* ---- callbacks (no Lua here: bytes into buffers only) ----------------- */
@@ -224,10 +248,25 @@ static CURL *http_easy_get(http_session *s) {
   return curl_easy_init();
 }
 
-static void http_setup(http_transfer *t, http_request *r) {
+/* libcurl caches the CA store on the multi handle (so a bundle is parsed
+   once per lua_State, not in every new client's first poll) only when no CA
+   directory is set. Debian's default sets both the bundle and its directory,
+   which holds the same certificates: keep the bundle alone. */
+static void http_ca_cacheable(CURL *e) {
+#if LIBCURL_VERSION_NUM >= 0x075400
+  char *file = NULL;
+  if (curl_easy_getinfo(e, CURLINFO_CAINFO, &file) == CURLE_OK && file != NULL)
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+#else
+  (void)e;
+#endif
+}
+
+static void http_setup(http_transfer *t, http_request *r, CURLSH *share) {
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+  curl_easy_setopt(e, CURLOPT_SHARE, share);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700
@@ -271,6 +310,7 @@ static void http_setup(http_transfer *t, http_request *r) {
   if (r->proxy) curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
   if (r->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
   if (r->ca_path) curl_easy_setopt(e, CURLOPT_CAPATH, r->ca_path);
+  else http_ca_cacheable(e);
   if (r->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -290,7 +330,7 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
   t->idle_ms = r->idle_timeout_ms;
   t->start_ms = t->last_byte_ms = http_now_ms();
   sse_init(&t->sse, r->max_bytes);
-  if (s->closed) {
+  if (s->closed || s->m->closed) {
     strcpy(t->errbuf, "the client was closed");
     return -1;
   }
@@ -299,17 +339,18 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
     strcpy(t->errbuf, "out of memory creating a libcurl handle");
     return -1;
   }
-  http_setup(t, r);
-  if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
+  http_setup(t, r, s->share);
+  if (curl_multi_add_handle(s->m->multi, t->easy) != CURLM_OK) {
     strcpy(t->errbuf, "libcurl refused to add the transfer");
     return -1;
   }
   t->sess = s;
   t->attached = 1;
   s->nattached++;
-  t->next = s->active;
-  if (s->active) s->active->prev = t;
-  s->active = t;
+  s->m->nattached++;
+  t->next = s->m->active;
+  if (s->m->active) s->m->active->prev = t;
+  s->m->active = t;
   return 0;
 }
 
@@ -332,19 +373,19 @@ static void http_resume(http_transfer *t) {
 int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {
   double deadline = timeout_ms < 0 ? -1 : http_now_ms() + (double)timeout_ms;
   http_resume(t);
-  if (timeout_ms == 0 && t->sess && http_now_ms() - t->sess->performed_ms < HTTP_TICK_MS)
+  if (timeout_ms == 0 && t->sess && http_now_ms() - t->sess->m->performed_ms < HTTP_TICK_MS)
     return http_ready(t, want_events) || t->sess == NULL;
   for (;;) {
     if (http_ready(t, want_events) || t->sess == NULL) return 1;
     http_compact(t);
-    http_perform(t->sess);
+    http_perform(t->sess->m);
     if (http_ready(t, want_events)) return 1;
     if (deadline >= 0) {
       double left = deadline - http_now_ms();
       if (left <= 0) return 0;
-      http_poll(t->sess, (long)left + 1);
+      http_poll(t->sess->m, (long)left + 1);
     } else {
-      http_poll(t->sess, -1);
+      http_poll(t->sess->m, -1);
     }
   }
 }

@@ -24,16 +24,27 @@ enum http_event_kind { HTTP_EVENT_DATA = 'd', HTTP_EVENT_ERROR = 'e' };
 
 typedef struct http_transfer http_transfer;
 
-/* One per client: the multi handle owns the connection cache, so every
-   transfer of a session can reuse its connections. */
-typedef struct http_session {
+/* One per lua_State: the multi handle owns the connection cache and the CA
+   store cache, so every client of a state reuses connections and loads the
+   CA bundle once, and idle connections stay bounded whatever the GC does. */
+typedef struct http_multi {
   CURLM *multi;
-  http_transfer *active; /* transfers added to the multi handle */
+  http_transfer *active; /* every transfer of every session */
   int closed;
-  CURL *pool[16];        /* finished easy handles kept for reuse */
-  int npool;
   double performed_ms;   /* when curl_multi_perform last ran */
   int nattached;         /* transfers on the multi handle */
+  int gc_limit;          /* attached transfers that trigger a full GC */
+} http_multi;
+
+/* One per client: its connection cache (a share handle, so closing the
+   client closes its connections), its transfers and its pool of handles. */
+typedef struct http_session {
+  http_multi *m;
+  CURLSH *share;
+  int closed;
+  CURL *pool[16]; /* finished easy handles kept for reuse */
+  int npool;
+  int nattached;  /* this client's transfers on the multi handle */
 } http_session;
 
 typedef struct http_request {
@@ -85,11 +96,16 @@ struct http_transfer {
 
 OC_HIDDEN double http_now_ms(void);
 
-OC_HIDDEN int http_session_init(http_session *s);
+OC_HIDDEN int http_multi_init(http_multi *m);
 /* Cancels every transfer still attached, then frees the multi handle. */
+OC_HIDDEN void http_multi_close(http_multi *m);
+
+OC_HIDDEN int http_session_init(http_session *s, http_multi *m);
+/* Cancels the session's transfers (their connections close) and frees its pool. */
 OC_HIDDEN void http_session_close(http_session *s);
 /* One round: perform, collect finished transfers, enforce idle timeouts,
-   then wait up to timeout_ms for activity. Returns transfers still running. */
+   then wait up to timeout_ms for activity. Returns the session's transfers
+   still running. */
 OC_HIDDEN int http_session_step(http_session *s, long timeout_ms);
 
 /* Sets up t (zeroed memory) and adds it to s. Returns 0, or -1 with a message

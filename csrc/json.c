@@ -48,18 +48,16 @@ static size_t json_utf8_seq(const unsigned char *p, size_t left) {
   }
   if (c >= 0xE0 && c <= 0xEF) {
     unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xE0) lo = 0xA0;      /* overlong */
-    if (c == 0xED) hi = 0x9F;      /* UTF-16 surrogates */
+    if (c == 0xE0) lo = 0xA0; /* overlong */
+    if (c == 0xED) hi = 0x9F; /* UTF-16 surrogates */
     if (left >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80) return 3;
     return 0;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xF0) lo = 0x90;      /* overlong */
-    if (c == 0xF4) hi = 0x8F;      /* above U+10FFFF */
-    if (left >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-        (p[3] & 0xC0) == 0x80)
-      return 4;
+    if (c == 0xF0) lo = 0x90; /* overlong */
+    if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    if (left >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80) return 4;
   }
   return 0;
 }
@@ -81,7 +79,6 @@ int json_utf8_valid(const char *s, size_t len, size_t *bad) {
   }
   return 1;
 }
-
 
 /* ---- decode: the structure-guided pass ------------------------------ */
 
@@ -105,7 +102,8 @@ static int json_fail(json_walk *w, const char *why) {
 }
 
 static void json_ws(json_walk *w) {
-  while (w->i < w->len && (w->p[w->i] == ' ' || w->p[w->i] == '\n' || w->p[w->i] == '\r' || w->p[w->i] == '\t'))
+  while (w->i < w->len &&
+         (w->p[w->i] == ' ' || w->p[w->i] == '\n' || w->p[w->i] == '\r' || w->p[w->i] == '\t'))
     w->i++;
 }
 
@@ -178,8 +176,7 @@ static int json_number(json_walk *w, int *is_int) {
   if (i < len && p[i] == '0') i++;
   else if (i < len && p[i] >= '1' && p[i] <= '9')
     while (i < len && json_digit(p[i])) i++;
-  else
-    return json_fail(w, "invalid number in JSON text");
+  else return json_fail(w, "invalid number in JSON text");
   if (i < len && p[i] == '.') {
     *is_int = 0;
     if (++i >= len || !json_digit(p[i])) return json_fail(w, "invalid number in JSON text");
@@ -415,7 +412,8 @@ static int json_container(json_walk *w, int t, int depth) {
       json_ws(w);
       /* the key is needed only where there is something to fix */
       need = t && w->i < w->len &&
-             (w->p[w->i] == '{' || w->p[w->i] == '[' || (w->ints && (w->p[w->i] == '-' || json_digit(w->p[w->i]))));
+             (w->p[w->i] == '{' || w->p[w->i] == '[' ||
+              (w->ints && (w->p[w->i] == '-' || json_digit(w->p[w->i]))));
       if (need) {
         if (esc) json_push_escaped(L, w->p + ks, kn);
         else lua_pushlstring(L, (const char *)w->p + ks, kn);
@@ -659,8 +657,7 @@ static void json_unmark(lua_State *L, int s_idx, size_t n) {
       p++;
       continue;
     }
-    for (q = d; q < end && *q != '\0' && strchr(JSON_MARK_CHARS, *q) != NULL; q++) {
-    }
+    for (q = d; q < end && *q != '\0' && strchr(JSON_MARK_CHARS, *q) != NULL; q++) {}
     if (q >= end || *q != '"') { /* cannot happen: see above */
       p++;
       continue;
@@ -780,4 +777,3 @@ void json_setup(lua_State *L, int inst) {
   lua_pushinteger(L, flags);
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
-

@@ -6,23 +6,27 @@ local util = require("spec.support.util")
 local oaichat = require("oaichat")
 local cjson = require("cjson")
 
--- The slow-resolver shim, built by the Makefile (make specs / test / check-memory).
-local SHIM = "build/slow_dns.so"
-
--- Runs code in a child whose lookups of "slow.test" take ms milliseconds;
--- returns the "name value" lines it printed as a table of numbers/strings.
-local function with_slow_dns(ms, code)
-  local f = io.open(SHIM, "rb")
-  assert(f, SHIM .. " is missing: run the specs through make")
+-- Runs code in a child with the LD_PRELOAD shim build/<shim>.so (built by
+-- the Makefile: make specs / test / check-memory) and env; returns the
+-- "name value" lines it printed (numbers where they are numbers) and stderr.
+local function with_shim(shim, env, code)
+  local path = "build/" .. shim .. ".so"
+  local f = io.open(path, "rb")
+  assert(f, path .. " is missing: run the specs through make")
   f:close()
   local preload = os.getenv("LD_PRELOAD")
-  preload = (preload and preload ~= "" and preload .. " " or "") .. "./" .. SHIM
-  local out, err, ok = child.run({ LD_PRELOAD = preload, OAICHAT_SLOW_DNS_HOST = "slow.test",
-    OAICHAT_SLOW_DNS_MS = tostring(ms), SPEC_PORT = tostring(helper.server().port) }, code)
+  env.LD_PRELOAD = (preload and preload ~= "" and preload .. " " or "") .. "./" .. path
+  local out, err, ok = child.run(env, code)
   assert(ok, "child failed: " .. tostring(err) .. tostring(out))
   local got = {}
   for name, value in out:gmatch("(%S+) ([^\n]*)") do got[name] = tonumber(value) or value end
-  return got
+  return got, err
+end
+
+-- Runs code in a child whose lookups of "slow.test" take ms milliseconds.
+local function with_slow_dns(ms, code)
+  return with_shim("slow_dns", { OAICHAT_SLOW_DNS_HOST = "slow.test", OAICHAT_SLOW_DNS_MS = tostring(ms),
+    SPEC_PORT = tostring(helper.server().port) }, code)
 end
 
 local PRELUDE = [[
@@ -201,6 +205,36 @@ report("err", err and tostring(err))
       end
       s:close()
       c:close()
+    end)
+  end)
+
+  describe("the CA bundle", function()
+    local tls = require("spec.support.tls")
+    local certs, tsrv
+    setup(function()
+      certs = tls.make_certs()
+      tsrv = tls.start(certs, helper.server().port)
+    end)
+    teardown(function()
+      tsrv:stop()
+      tls.remove_certs(certs)
+    end)
+
+    it("is parsed once per Lua state, not in the first poll of every new client", function()
+      local got, stderr = with_shim("count_open", { OAICHAT_COUNT_OPEN = certs.ca_file,
+        SPEC_URL = tsrv.url, SPEC_CA = certs.ca_file }, [[
+local oaichat = require("oaichat")
+local ok = 0
+for _ = 1, 3 do
+  local c = oaichat.new{ base_url = os.getenv("SPEC_URL"), api_key = "sk-spec", ca_file = os.getenv("SPEC_CA") }
+  local resp = c:chat("hi")
+  if resp then ok = ok + 1 end
+  c:close()
+end
+io.write("ok ", ok, "\n")
+]])
+      assert.equal(3, got.ok)
+      assert.equal("1", stderr:match("opened (%d+)"))
     end)
   end)
 end)

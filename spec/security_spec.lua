@@ -485,6 +485,39 @@ describe("security", function()
       assert.is_truthy(err.body:find("your key ***", 1, true), err.body)
     end)
 
+    it("keeps credentials sent in other headers out of errors, their headers and tostring", function()
+      local anthropic, bearer = "sk-ant-other-credential-0011223344", "tok-bearer-other-5566778899"
+      local function echo(secret)
+        return { status = 401, headers = { ["x-echo"] = "got " .. secret },
+          json = { error = { message = "bad key " .. secret, code = "invalid_api_key" } } }
+      end
+      srv:queue({ echo(anthropic), { status = 500, body = ("x"):rep(4090) .. anthropic },
+        echo(bearer), { sse = { { error = { message = "stream says " .. anthropic } } } } })
+      local c = oaichat.new({ base_url = srv.url, max_retries = 0, headers = { ["x-api-key"] = anthropic } })
+      local errs = {}
+      errs[1] = select(2, c:chat("hi"))
+      errs[2] = select(2, c:chat("hi"))
+      errs[3] = select(2, c:chat("hi", { headers = { Authorization = "Bearer " .. bearer } }))
+      errs[4] = select(2, c:stream("hi"):next())
+      for i, e in ipairs(errs) do
+        for _, secret in ipairs({ anthropic, bearer }) do
+          for _, str in ipairs(strings_of(e)) do
+            for j = 1, #secret - 5 do
+              assert.is_falsy(str:find(secret:sub(j, j + 5), 1, true), "error " .. i .. " shows " .. str:sub(1, 200))
+            end
+          end
+          assert.is_falsy(tostring(e):find(secret:sub(1, 10), 1, true), tostring(e))
+        end
+      end
+      -- response headers in an error (err.headers) are masked too
+      local e = require("oaichat.errors").new("api", "m", { key = { anthropic, bearer },
+        headers = { ["x-echo"] = "got " .. anthropic, ["x-b"] = bearer } })
+      assert.are.same({ ["x-echo"] = "got ***", ["x-b"] = "***" }, e.headers)
+      assert.are.equal("bad key ***", errs[3].message)
+      assert.are.equal(anthropic, srv:requests()[1].headers["x-api-key"])
+      c:close()
+    end)
+
     it("masks every credential header, in any case, in the OAICHAT_DEBUG=1 trace", function()
       local others = { "sk-other-azure-0000111122223333", "sk-other-anthropic-4444555566667777",
         "sk-other-gemini-88889999aaaabbbb", "sk-other-bearer-ccccddddeeeeffff" }

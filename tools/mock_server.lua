@@ -12,14 +12,15 @@
 --   POST /_control/queue     JSON array (or one object) of scripts, FIFO
 --   POST /_control/reset     clear queue, recorded requests and the id counter
 --   GET  /_control/requests  recorded requests
---   GET  /_control/stats     {"connections": accepted so far, "open": open now}
+--   GET  /_control/stats     {"connections": accepted so far, "open": open now, "held": ...}
+--   POST /_control/release   {"count": n} (default 1): lets held replies go
 --   POST /_control/shutdown
 --
 -- Script fields (all optional): status, headers, delay_ms, json | body | sse |
 -- raw_events | default, chunk_delay_ms, chunked, drip_bytes, close_after_bytes,
--- close_before_headers, reset, hang, truncate_stream, keep_alive, head_first
--- (the head alone, then chunk_delay_ms before the body). GET .../models takes
--- the next script too, else lists two models.
+-- close_before_headers, reset, hang, hold (+ hold_ms), truncate_stream, keep_alive,
+-- head_first (the head alone, then chunk_delay_ms before the body). GET .../models
+-- takes the next script too, else lists two models.
 -- A script without any body field gets the default behaviour, except that a
 -- status >= 400 gets an OpenAI-style error body. `gzip` is not supported.
 --

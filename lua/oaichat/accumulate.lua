@@ -109,6 +109,8 @@ function merge_node(node, v, key)
     if not node or not node.s then node = { s = new_pieces() } end
     pieces_add(node.s, v)
     return node
+  elseif tv == "table" and node and next(v) == nil then
+    return node -- an empty array or object never erases
   elseif tv == "table" and is_array(v) then
     if indexed_items(v) then
       if not node or not node.a then node = { a = {} } end
@@ -118,7 +120,6 @@ function merge_node(node, v, key)
       end
       return node
     end
-    if #v == 0 and node then return node end -- an empty array never erases
     return { v = copy(v) }
   elseif tv == "table" then
     return merge_fields(node, v)

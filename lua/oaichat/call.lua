@@ -45,7 +45,9 @@ end
 --- Settles call.transfer's failure err: a retry (state "waiting") or the end.
 function M.fail(call, err, headers)
   err.attempts = call.attempt
-  if headers and next(headers) ~= nil and err.headers == nil then err.headers = headers end
+  if headers and next(headers) ~= nil and err.headers == nil then
+    err.headers = errors.redact_table(headers, errors.key_of(call.ctx)) -- a server may echo a key
+  end
   local ctx = call.ctx
   if err.retryable and call.attempt <= ctx.max_retries and not call.delivered then
     local delay = retry.delay(headers, call.attempt - 1)

@@ -17,10 +17,12 @@ M.VERSION = core.version
 local secrets = setmetatable({}, { __mode = "k" })
 -- Likewise the prepared header maps and lines, which hold "Bearer <key>".
 local prepared = setmetatable({}, { __mode = "k" })
+-- The secrets of each prepared set of header lines (see call_secrets).
+local hidden_of = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
-  max_response_bytes = true, stream_usage = true }
+  max_response_bytes = true }
 
 ---@class oaichat.Client
 ---@field base_url string
@@ -133,8 +135,30 @@ local function error_hints(preset, base_url, source, has_key)
   return h
 end
 
+---@class oaichat.ClientOptions
+---@field provider? string  a preset of oaichat.providers (default "starmagic"); explicit options win
+---@field api_key? string
+---@field base_url? string
+---@field api_version? string  Azure's api-version query parameter (provider = "azure" only)
+---@field model? string
+---@field stream_usage? boolean  streams send stream_options.include_usage (default: the preset's)
+---@field timeout? number
+---@field connect_timeout? number
+---@field idle_timeout? number
+---@field max_retries? integer
+---@field headers? table<string, string>
+---@field params? table
+---@field proxy? string
+---@field ca_file? string
+---@field ca_path? string
+---@field insecure? boolean
+---@field max_response_bytes? integer
+---@field max_image_bytes? integer
+---@field on_retry? fun(err: oaichat.Error, attempt: integer, delay: number)
+---@field user_agent? string
+
 --- Creates a client. See API.md for the options.
----@param opts table|nil
+---@param opts oaichat.ClientOptions|nil
 ---@return oaichat.Client
 function M.new(opts)
   opts = opts or {}
@@ -167,7 +191,10 @@ function M.new(opts)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
   self.url = config.normalize_url(base_url) .. "/chat/completions" .. query
-  self.models_url = config.normalize_url(base_url) .. "/models" .. query
+  -- Azure lists models once per resource (.../openai/models), not per deployment.
+  local models_base = config.normalize_url(base_url)
+  if preset.name == "azure" then models_base = models_base:gsub("(/openai)/deployments/[^/]+$", "%1") end
+  self.models_url = models_base .. "/models" .. query
   self._hints = error_hints(preset, base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
@@ -233,13 +260,37 @@ local function trace_header(line, key)
   return name .. ": " .. (scheme and scheme .. " ***" or "***")
 end
 
-local function debug_trace(self, spec)
+-- Shorter credential values are not masked inside other text (it would
+-- garble messages); their headers are still masked in the trace.
+local SECRET_MIN = 6
+
+-- The secrets of a call: the key, and every credential header value sent
+-- (and its token after a scheme such as "Bearer"), for errors.redact.
+local function call_secrets(lines, key)
+  local list = {}
+  for _, line in ipairs(lines) do
+    local name, value = line:match("^([^:]*):%s*(.*)$")
+    if name and is_credential(name, value, key) then
+      local token = value:match("^%a+ +(.+)$")
+      for _, v in ipairs({ value, token }) do
+        if #v >= SECRET_MIN and v ~= key then list[#list + 1] = v end
+      end
+    end
+  end
+  if #list == 0 then return key end
+  if key and key ~= "" then list[#list + 1] = key end
+  -- longest first: a value holding the key is masked whole
+  table.sort(list, function(a, b) return #a > #b end)
+  return list
+end
+
+local function debug_trace(self, spec, hidden)
   local key = secrets[self]
-  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, key)) }
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, hidden)) }
   for _, h in ipairs(spec.headers) do
     lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
-  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, key) end
+  if spec.body then lines[#lines + 1] = "oaichat:   " .. errors.redact(spec.body, hidden) end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
@@ -260,7 +311,7 @@ function Client:_prepare(messages, opts, streaming, where)
   for k, v in pairs(opts) do
     if not RESERVED[k] then body[k] = v end
   end
-  body.stream_usage = nil -- in params too it only steers the request
+  body.stream_usage = nil -- steers the request (from opts or params), never sent
   if body.model == nil then body.model = self.model end
   body.messages = msgs
   if streaming then
@@ -282,8 +333,23 @@ function Client:_prepare(messages, opts, streaming, where)
   end
   local spec, ctx = self:_transport(self.url, opts, streaming)
   spec.body, spec.headers = json, lines
-  if self.debug then debug_trace(self, spec) end
+  self:_seal(spec, ctx, opts.headers)
   return spec, ctx
+end
+
+--- Once spec.headers are set: gives ctx every secret they carry (so errors
+-- mask them) and writes the OAICHAT_DEBUG trace. The client's own header
+-- lines have their secrets worked out once; per_call: opts.headers.
+function Client:_seal(spec, ctx, per_call)
+  local lines = spec.headers
+  local hidden = hidden_of[lines]
+  if hidden == nil then
+    hidden = call_secrets(lines, secrets[self]) or false
+    if not per_call then hidden_of[lines] = hidden end
+  end
+  hidden = hidden or nil
+  errors.keep_key(ctx, hidden)
+  if self.debug then debug_trace(self, spec, hidden) end
 end
 
 --- The transfer spec (without body and headers) and error context of one
@@ -432,7 +498,7 @@ function Client:models(opts)
   spec.headers = opts.headers and M.get_lines(prepared[self].base, opts.headers) or prepared[self].get
   ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
     :format(self.models_url, self._hints[404]) }
-  if self.debug then debug_trace(self, spec) end
+  self:_seal(spec, ctx, opts.headers)
   local r = start_request(self, spec, ctx, true)
   local _, resp, err, meta = r:poll(nil)
   return resp, err, meta

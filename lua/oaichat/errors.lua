@@ -44,8 +44,7 @@ M.Error = Error
 local TAIL_MIN = 6
 
 --- Replaces every occurrence of the key in s, and a trailing start of it.
-local function redact(s, key)
-  if type(s) ~= "string" or not key or key == "" then return s end
+local function redact_one(s, key)
   local out, start = {}, 1
   while true do
     local i, j = s:find(key, start, true)
@@ -63,6 +62,18 @@ local function redact(s, key)
   out[#out + 1] = rest
   return table.concat(out)
 end
+
+--- s with every secret masked: `keys` is the key, or an array of secrets.
+local function redact(s, keys)
+  if type(s) ~= "string" or not keys then return s end
+  if type(keys) == "string" then
+    return keys ~= "" and redact_one(s, keys) or s
+  end
+  for _, k in ipairs(keys) do
+    if k ~= "" then s = redact_one(s, k) end
+  end
+  return s
+end
 M.redact = redact
 
 --- The first n bytes of s with the key redacted first: a key straddling
@@ -73,9 +84,21 @@ function M.cut(s, n, key)
   return s:sub(1, n)
 end
 
+--- A copy of the table t (e.g. response headers) with its string values
+-- redacted; t itself when there is no secret.
+function M.redact_table(t, key)
+  if not key then return t end
+  local out = {}
+  for k, x in pairs(t) do out[k] = type(x) == "string" and redact(x, key) or x end
+  return out
+end
+
+-- Strings are redacted; a table of strings (err.headers: a server may echo
+-- a credential in a header) is copied with its strings redacted.
 local function scrub(v, key)
   if type(v) == "string" then return redact(v, key) end
   if v == core.null then return nil end
+  if type(v) == "table" and getmetatable(v) == nil then return M.redact_table(v, key) end
   return v
 end
 
@@ -83,13 +106,14 @@ end
 -- that dumping a stream or request (ctx included) never shows it.
 local keys = setmetatable({}, { __mode = "k" })
 
---- Attaches the API key to a call's error context ctx; returns ctx.
+--- Attaches the secrets of a call (its API key, or an array of the key
+-- and every credential header value) to its error context ctx; returns ctx.
 function M.keep_key(ctx, key)
   keys[ctx] = key
   return ctx
 end
 
---- The API key attached to ctx (nil when none).
+--- The secrets attached to ctx (nil when none), for redact and cut.
 function M.key_of(ctx)
   return keys[ctx]
 end

@@ -109,6 +109,12 @@ function Server:stats()
   return self:control("GET", "/_control/stats")
 end
 
+-- Lets the next `count` (default 1) replies of `hold` scripts go; a release
+-- sent before its request arrived is kept for it.
+function Server:release(count)
+  return self:control("POST", "/_control/release", cjson.encode({ count = count or 1 }))
+end
+
 -- Kills the process outright (it is still our unreaped child, so the pid
 -- cannot have been reused).
 function Server:kill()

@@ -30,12 +30,23 @@ local CONTROL = {
   ["/_control/queue"] = control_queue,
   ["/_control/reset"] = function()
     state.queue, state.requests, state.counter = {}, json.array(), 0
+    state.holds, state.releases = 0, 0
+    scripts.release(math.huge) -- nothing stays held across a reset
+    state.releases = 0
     return json_response(200, { ok = true })
+  end,
+  -- Lets the next `count` (default 1) held replies go.
+  ["/_control/release"] = function(req)
+    local body = json.decode(req.body)
+    local count = type(body) == "table" and tonumber(body.count) or 1
+    return json_response(200, { woken = scripts.release(count), releases = state.releases })
   end,
   ["/_control/requests"] = function() return json_response(200, state.requests) end,
   ["/_control/stats"] = function()
+    local held = 0
+    for _ in pairs(state.held) do held = held + 1 end
     return json_response(200, { connections = state.connections, open = state.open,
-      pending = #state.queue, requests = #state.requests })
+      pending = #state.queue, requests = #state.requests, held = held })
   end,
   ["/_control/shutdown"] = function()
     local resp = json_response(200, { ok = true })
