@@ -136,7 +136,8 @@ describe("provider presets", function()
       assert.is_nil(serr)
       assert.equal("/openai/deployments/dep1/chat/completions?api-version=2024-10-21", srv:last_request().target)
       c:models()
-      assert.equal("GET /openai/deployments/dep1/models?api-version=2024-10-21",
+      -- models are listed per resource, not per deployment
+      assert.equal("GET /openai/models?api-version=2024-10-21",
         srv:last_request().method .. " " .. srv:last_request().target)
       assert.equal(KEY, srv:last_request().headers["api-key"])
       c:close()

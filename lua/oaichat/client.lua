@@ -135,8 +135,30 @@ local function error_hints(preset, base_url, source, has_key)
   return h
 end
 
+---@class oaichat.ClientOptions
+---@field provider? string  a preset of oaichat.providers (default "starmagic"); explicit options win
+---@field api_key? string
+---@field base_url? string
+---@field api_version? string  Azure's api-version query parameter (provider = "azure" only)
+---@field model? string
+---@field stream_usage? boolean  streams send stream_options.include_usage (default: the preset's)
+---@field timeout? number
+---@field connect_timeout? number
+---@field idle_timeout? number
+---@field max_retries? integer
+---@field headers? table<string, string>
+---@field params? table
+---@field proxy? string
+---@field ca_file? string
+---@field ca_path? string
+---@field insecure? boolean
+---@field max_response_bytes? integer
+---@field max_image_bytes? integer
+---@field on_retry? fun(err: oaichat.Error, attempt: integer, delay: number)
+---@field user_agent? string
+
 --- Creates a client. See API.md for the options.
----@param opts table|nil
+---@param opts oaichat.ClientOptions|nil
 ---@return oaichat.Client
 function M.new(opts)
   opts = opts or {}
@@ -169,7 +191,10 @@ function M.new(opts)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
   self.url = config.normalize_url(base_url) .. "/chat/completions" .. query
-  self.models_url = config.normalize_url(base_url) .. "/models" .. query
+  -- Azure lists models once per resource (.../openai/models), not per deployment.
+  local models_base = config.normalize_url(base_url)
+  if preset.name == "azure" then models_base = models_base:gsub("(/openai)/deployments/[^/]+$", "%1") end
+  self.models_url = models_base .. "/models" .. query
   self._hints = error_hints(preset, base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
@@ -490,7 +515,10 @@ end
 ---@return oaichat.Stream
 function Client:stream(messages, opts)
   local spec, ctx = self:_prepare(messages, opts, true, "client:stream")
-  return stream.new(self._session, spec, ctx)
+  local s = stream.new(self._session, spec, ctx)
+  -- The fourth value is the generic `for`'s closing value on 5.4: a `break`
+  -- cancels the transfer at once instead of at garbage collection.
+  return s, nil, nil, s
 end
 
 --- How many transfers of this client are in flight.

@@ -61,6 +61,10 @@ end
 
 --- Raises `where: unknown option "k"` with a "did you mean" for a near miss.
 -- other: what to say when nothing is near.
+---@param where string  the call named in the message
+---@param k any  the unknown key
+---@param known string[]|table<string, any>
+---@param other? string
 function M.unknown_key(where, k, known, other)
   local near = M.suggest(k, known)
   local tail = near and ('; did you mean "' .. near .. '"?') or (other and (" (" .. other .. ")")) or ""

@@ -213,15 +213,16 @@ end
 ---@param opts? table
 ---@return string|nil text  the reply's text ("" when it only holds tool calls)
 ---@return table|oaichat.Error resp  the response, or the error
+---@return oaichat.Meta|nil meta  the response metadata (see client:chat)
 function Conversation:say(turn, opts)
   local where = "conv:say"
   check_opts(opts, where)
   local user = user_turn(turn, where)
-  local resp, err = self.client:chat(self:_outgoing(user, where), merged(self.params, opts))
-  if not resp then return nil, err end
+  local resp, err, meta = self.client:chat(self:_outgoing(user, where), merged(self.params, opts))
+  if not resp then return nil, err, meta end
   local text, why = self:_commit_response(user, resp)
-  if not text then return nil, why end
-  return text, resp
+  if not text then return nil, why, meta end
+  return text, resp, meta
 end
 
 -- Commits the exchange of a non-streaming response; its text, or nil, err

@@ -90,6 +90,9 @@ function M.default()
 end
 
 --- client:chat on the default client.
+---@return table|nil response
+---@return oaichat.Error|nil err
+---@return oaichat.Meta|nil meta
 function M.chat(messages, opts)
   local resp, err, meta = client.chat_at(M.default(), messages, opts, "oaichat.chat")
   return resp, err, meta
