@@ -601,7 +601,8 @@ describe("client:stream", function()
         end
         assert.equal("a", got.choices[1].delta.content)
       end
-      assert.equal(1, client:pending())
+      -- 5.4's for closes the stream (client:stream's fourth value); 5.1-5.3 leave it to the GC
+      assert.equal(_VERSION == "Lua 5.4" and 0 or 1, client:pending())
       collectgarbage()
       collectgarbage()
       assert.equal(0, client:pending())
