@@ -789,6 +789,4 @@ void json_setup(lua_State *L, int inst) {
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
-void json_push_array_mt(lua_State *L, int fn) {
-  json_config(L, fn);
-}
+void json_push_array_mt(lua_State *L, int fn) { json_config(L, fn); }
