@@ -47,7 +47,7 @@ build: $(MODULE)
 
 # The specs' LD_PRELOAD shims (a slow resolver, an fopen counter), used in
 # child processes.
-SHIM := build/slow_dns.so build/count_open.so
+SHIM := build/slow_dns.so build/count_open.so build/count_curl_init.so
 build/%.so: spec/support/%.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) $< -o $@ -ldl

@@ -9,7 +9,7 @@ BENCH_ROUNDS ?= 5
 BENCH_QUICK ?= 0
 BENCH_ONLY ?=
 
-.PHONY: bench bench-deps bench-base64
+.PHONY: bench bench-deps bench-base64 bench-poll
 bench-deps: deps
 	@sh tools/deps.sh $(BENCH_PKGS)
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || sh tools/deps.sh nodejs npm
@@ -21,3 +21,8 @@ bench: bench-deps
 # Base64 of a 10 MiB image against allocating its result, on each Lua.
 bench-base64: build
 	$(RUN_ENV) $(LUA) bench/base64.lua
+
+# poll(0) with 100 requests in flight against core.now(), and a 16 ms frame
+# loop's lateness: the timing spec/nonblocking_spec.lua leaves out.
+bench-poll: build
+	$(RUN_ENV) $(LUA) bench/poll.lua

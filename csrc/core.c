@@ -32,8 +32,9 @@ typedef struct core_session {
   int open;
 } core_session;
 
-/* Attached transfers below which no full GC is forced: an unclosed stream
-   (a `break` on 5.1) holds a connection the collector cannot see. */
+/* Open sessions or attached transfers below which no full GC is forced: an
+   unclosed client or stream (a `break` on 5.1) holds sockets the collector
+   cannot see. */
 #define CORE_GC_MIN_LIVE 64
 
 typedef struct core_transfer {
@@ -152,6 +153,8 @@ static struct curl_slist *core_header_list(lua_State *L, int t) {
 
 /* ---- session -------------------------------------------------------- */
 
+static void core_gc_pressure(lua_State *L, http_multi *m);
+
 static int core_multi_close(lua_State *L) {
   http_multi *m = luaL_checkudata(L, 1, MULTI_MT);
   http_multi_close(m);
@@ -173,7 +176,7 @@ static http_multi *core_get_multi(lua_State *L) {
   if (m != NULL) return m;
   m = lua_newuserdata(L, sizeof(*m));
   if (http_multi_init(m) != 0) luaL_error(L, "oaichat: curl_multi_init failed");
-  m->gc_limit = CORE_GC_MIN_LIVE;
+  m->gc_limit = m->gc_session_limit = CORE_GC_MIN_LIVE;
   luaL_getmetatable(L, MULTI_MT);
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, MULTI_KEY);
@@ -182,7 +185,9 @@ static http_multi *core_get_multi(lua_State *L) {
 
 static int core_session_new(lua_State *L) {
   http_multi *m = core_get_multi(L);
-  core_session *s = lua_newuserdata(L, sizeof(*s));
+  core_session *s;
+  core_gc_pressure(L, m);
+  s = lua_newuserdata(L, sizeof(*s));
   memset(s, 0, sizeof(*s));
   if (http_session_init(&s->http, m) != 0) return luaL_error(L, "oaichat: curl_share_init failed");
   s->open = 1;
@@ -200,13 +205,19 @@ static int core_session_close(lua_State *L) {
   return 0;
 }
 
-/* Transfers dropped without close() (clients or streams left to the GC)
-   keep sockets open until collected: past a bound of attached transfers,
-   collect now, and let the bound follow what the program really keeps. */
+/* Clients and transfers dropped without close() keep sockets open until
+   collected, and the collector cannot see them: past a bound of open
+   sessions or attached transfers, collect now, and let the bound follow
+   what the program really keeps (twice the survivors). */
+static int core_gc_limit(int live) {
+  return live * 2 > CORE_GC_MIN_LIVE ? live * 2 : CORE_GC_MIN_LIVE;
+}
+
 static void core_gc_pressure(lua_State *L, http_multi *m) {
-  if (m->nattached < m->gc_limit) return;
+  if (m->nattached < m->gc_limit && m->nsessions < m->gc_session_limit) return;
   lua_gc(L, LUA_GCCOLLECT, 0);
-  m->gc_limit = m->nattached * 2 > CORE_GC_MIN_LIVE ? m->nattached * 2 : CORE_GC_MIN_LIVE;
+  m->gc_limit = core_gc_limit(m->nattached);
+  m->gc_session_limit = core_gc_limit(m->nsessions);
 }
 
 static int core_session_step(lua_State *L) {

@@ -40,6 +40,7 @@ int http_session_init(http_session *s, http_multi *m) {
   s->share = curl_share_init();
   if (s->share == NULL) return -1;
   curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  m->nsessions++;
   return 0;
 }
 
@@ -92,6 +93,7 @@ void http_session_close(http_session *s) {
   curl_share_cleanup(s->share);
   s->share = NULL;
   s->closed = 1;
+  s->m->nsessions--;
 }
 
 void http_multi_close(http_multi *m) {

@@ -34,6 +34,8 @@ typedef struct http_multi {
   double performed_ms;   /* when curl_multi_perform last ran */
   int nattached;         /* transfers on the multi handle */
   int gc_limit;          /* attached transfers that trigger a full GC */
+  int nsessions;         /* sessions not closed yet */
+  int gc_session_limit;  /* open sessions that trigger a full GC */
 } http_multi;
 
 /* One per client: its connection cache (a share handle, so closing the

@@ -115,9 +115,17 @@ static int sse_field(sse_parser *p, int colon) {
     return sse_data_line(p);
   }
   if (p->name_len == 5 && memcmp(p->name, "error", 5) == 0) {
+    /* the event type becomes "error", counted in the limit like any other */
     p->err_field = 1;
+    p->event_len = 0;
+    if (sse_append(p, 1, "error", 5) != SSE_OK)
+      return p->status;
     p->state = colon ? SSE_ST_DATA_SP : SSE_ST_START;
     return sse_data_line(p);
+  }
+  if (p->name_len == 5 && memcmp(p->name, "event", 5) == 0 && p->err_field) {
+    p->state = colon ? SSE_ST_SKIP : SSE_ST_START; /* an error stays an error */
+    return SSE_OK;
   }
   if (p->name_len == 5 && memcmp(p->name, "event", 5) == 0) {
     p->event_len = 0; /* last one wins */
@@ -136,13 +144,8 @@ static int sse_is(const sse_parser *p, const char *s, size_t n) {
 static int sse_dispatch(sse_parser *p, sse_event_fn fn, void *ud) {
   int call = p->has_data || sse_is(p, "error", 5);
   const char *ev = p->event_len ? p->event : "";
-  size_t ev_len = p->event_len;
   const char *data = p->data_len ? p->data : "";
   int rc = SSE_OK;
-  if (p->err_field) {
-    ev = "error";
-    ev_len = 5;
-  }
   if (call) {
     if (!p->err_field && p->data_len == 6 && memcmp(p->data, "[DONE]", 6) == 0 &&
         (p->event_len == 0 || sse_is(p, "message", 7))) {
@@ -152,7 +155,7 @@ static int sse_dispatch(sse_parser *p, sse_event_fn fn, void *ud) {
         p->data[p->data_len] = '\0';
       if (p->event_len)
         p->event[p->event_len] = '\0';
-      if (fn(ud, ev, ev_len, data, p->data_len) != 0)
+      if (fn(ud, ev, p->event_len, data, p->data_len) != 0)
         rc = p->status = SSE_STOP;
     }
   }

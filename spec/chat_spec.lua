@@ -400,6 +400,7 @@ describe("client:chat", function()
         polls = polls + 1
       until srv:stats().held == 1 or polls > 500
       req:close()
+      assert.equal(1, srv:stats().held) -- close() did not wait for the reply
       local done, resp, err = req:poll(0)
       assert.is_true(done)
       assert.is_nil(resp)

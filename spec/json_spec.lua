@@ -261,51 +261,6 @@ describe("JSON", function()
       assert.truthy(r.stdout:find('"meta":{}', 1, true), r.stdout)
     end)
 
-    it("oaichat.core finds cjson without a global require (sandboxed states), loaded twice", function()
-      local child = require("spec.support.child")
-      local out, err, ok = child.run({}, [=[
-        local path
-        for t in package.cpath:gmatch("[^;]+") do
-          local p = t:gsub("%?", "oaichat/core")
-          local f = io.open(p)
-          if f then f:close() path = p break end
-        end
-        local open = assert(package.loadlib(path, "luaopen_oaichat_core"))
-        require("cjson")
-        local pkg, searchers = package, package.searchers or package.loaders
-        require, package = nil, nil
-        -- 1: cjson already in package.loaded, no searcher could find it
-        local saved = {}
-        for i, s in ipairs(searchers) do saved[i] = s end
-        for i = #searchers, 1, -1 do searchers[i] = nil end
-        assert(pkg.loaded.cjson)
-        local a = open()
-        for i, s in ipairs(saved) do searchers[i] = s end
-        -- 2: cjson not loaded yet: found through package.searchers
-        pkg.loaded.cjson = nil
-        local b = open()
-        assert(pkg.loaded.cjson, "cjson is recorded in package.loaded")
-        print(a.encode(a.decode('{"n":123456789012345}')), b.encode(b.decode('[[]]')))
-      ]=])
-      assert(ok, err)
-      assert.equal('{"n":123456789012345}\t[[]]\n', out)
-      local _, err2, ok2 = child.run({}, [[
-        local path
-        for t in package.cpath:gmatch("[^;]+") do
-          local p = t:gsub("%?", "oaichat/core")
-          local f = io.open(p)
-          if f then f:close() path = p break end
-        end
-        local open = assert(package.loadlib(path, "luaopen_oaichat_core"))
-        package.loaded.cjson = nil
-        local s = package.searchers or package.loaders
-        for i = #s, 1, -1 do s[i] = nil end
-        open()
-      ]])
-      assert.is_false(ok2)
-      assert.truthy(err2:find("needs lua-cjson", 1, true), err2)
-    end)
-
     it("refuses values JSON cannot hold", function()
       assert.is_false(pcall(core.encode, { a = 0 / 0 }))
       assert.is_false(pcall(core.encode, { a = math.huge }))

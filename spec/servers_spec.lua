@@ -317,6 +317,18 @@ describe("servers: stream accumulation", function()
       assert.equal("Old server", s:text(), how)
       assert.equal(7, s:result().usage.total_tokens, how)
     end)
+    -- the same when the connection is cut before the body's end (curl: partial body)
+    local body = fixture("llamacpp_nodone.sse")
+    srv:queue { { raw_events = { body }, chunked = false, close_after_bytes = #body,
+      headers = { ["Content-Length"] = #body + 100 } } }
+    local cut = client:stream("hi")
+    local chunks, cut_err = READERS.next(cut)
+    assert.is_nil(cut_err)
+    assert.equal(3, #chunks)
+    assert.equal("Old server", cut:text())
+    srv:queue { { raw_events = { fixture("llamacpp_cut.sse") }, chunked = false,
+      close_after_bytes = #fixture("llamacpp_cut.sse"), headers = { ["Content-Length"] = 10000 } } }
+    assert.equal("stream", select(2, READERS.next(client:stream("hi"))).kind)
     -- every choice must have finished: one without a finish_reason is a cut-off
     queue("finish_reasons.sse")
     local s = client:stream("hi")

@@ -70,10 +70,13 @@ describe("client:stream", function()
     end)
 
     it("returns at once without waiting for the network", function()
-      srv:queue { { hang = true } }
-      local t0 = core.now()
+      -- The reply is held and never released: a stream() that waited for
+      -- it would return only at the mock's 30 s safety, with chunks ready.
+      srv:queue { { hold = true } }
       local s = client:stream("hi")
-      assert.is_true(core.now() - t0 < 0.1)
+      local chunks, done = s:poll(0)
+      assert.same({}, chunks)
+      assert.is_false(done)
       s:close()
     end)
 
@@ -90,18 +93,16 @@ describe("client:stream", function()
       local events = {}
       for i = 1, 5 do events[i] = "data: " .. content("p" .. i) .. "\n\n" end
       events[6] = "data: [DONE]\n\n"
-      srv:queue { { raw_events = events, chunk_delay_ms = 200 } }
-      local t0 = core.now()
+      -- The server holds everything after the first event until released:
+      -- a next() that waited for more could not return before the release.
+      srv:queue { { raw_events = events, hold_after = 1 } }
       local s = client:stream("hi")
       local first = assert(s:next())
-      local t_first = core.now() - t0
-      local rest = collect(s)
-      local t_last = core.now() - t0
       assert.equal("p1", first.choices[1].delta.content)
+      assert.equal(1, srv:stats().held)
+      srv:release()
+      local rest = collect(s)
       assert.equal("p2|p3|p4|p5", contents(rest))
-      -- the first chunk must not wait for the 4 delays (>= 800 ms) of the rest
-      assert.is_true(t_first < 0.2, "first chunk after " .. t_first .. " s")
-      assert.is_true(t_last - t_first > 0.6, "rest after " .. (t_last - t_first) .. " s")
     end)
 
     it("reuses one connection across streams and chats", function()
@@ -403,19 +404,20 @@ describe("client:stream", function()
       assert.equal("timeout", err.kind)
       assert.is_false(err.retryable)
       assert.equal("a", s:text())
-      assert.is_true(took >= 0.29 and took < 1.5, "took " .. took)
+      -- The 3 s pause would have ended the stream cleanly: only the idle
+      -- timeout can have made it a timeout (lower bound only).
+      assert.is_true(took >= 0.29, "took " .. took)
     end)
 
     it("a body dripping slower than idle_timeout is kind timeout", function()
       srv:queue { { raw_events = { "data: " .. content("a") .. "\n\n", "data: [DONE]\n\n" }, drip_bytes = 1,
         chunk_delay_ms = 600 } }
-      local t0 = core.now()
       local s = client:stream("hi", { idle_timeout = 0.3 })
       local err = fails(s)
+      -- Finished, the drip would be a success: the timeout is what ended it.
       assert.equal("timeout", err.kind)
       assert.is_false(err.retryable)
       assert.equal("", s:text())
-      assert.is_true(core.now() - t0 < 1.5)
     end)
 
     it("idle_timeout counts time between bytes, not the whole stream", function()
@@ -500,17 +502,16 @@ describe("client:stream", function()
       local events = {}
       for i = 1, 4 do events[i] = "data: " .. content("p" .. i) .. "\n\n" end
       events[5] = "data: [DONE]\n\n"
-      srv:queue { { raw_events = events, chunk_delay_ms = 60 } }
+      srv:queue { { raw_events = events, chunk_delay_ms = 60, hold = true } }
       local s = client:stream("hi")
-      local t0 = core.now()
+      -- Held reply: a poll(0) that waited for it could not return empty.
       local chunks, done, err = s:poll(0)
-      assert.is_true(core.now() - t0 < 0.05)
       assert.same({}, chunks)
       assert.is_false(done)
       assert.is_nil(err)
+      srv:release()
       local all, polls = {}, 0
-      local deadline = core.now() + 5
-      while not done and core.now() < deadline do
+      while not done and polls < 1000 do
         chunks, done, err = s:poll(20)
         polls = polls + 1
         for _, c in ipairs(chunks) do all[#all + 1] = c end
@@ -535,7 +536,10 @@ describe("client:stream", function()
         local took = core.now() - t0
         assert.same({}, chunks)
         assert.is_false(done)
-        assert.is_true(took >= 0.04 and took < 0.15, "poll(50) took " .. took)
+        -- "No longer than its timeout" has no event to show it but the clock:
+        -- a generous bound (the hang's reply never comes); bench/poll.lua
+        -- measures how close to the timeout it is.
+        assert.is_true(took >= 0.04 and took < 2.05, "poll(50) took " .. took)
       end
       s:close()
     end)
@@ -543,8 +547,11 @@ describe("client:stream", function()
     it("reports a failure as chunks, true, err", function()
       srv:queue { { status = 401, json = { error = { message = "nope", code = "invalid_api_key" } } } }
       local s = client:stream("hi")
-      local deadline, chunks, done, err = core.now() + 3, nil, false, nil
-      while not done and core.now() < deadline do chunks, done, err = s:poll(20) end
+      local polls, chunks, done, err = 0, nil, false, nil
+      while not done and polls < 1000 do
+        chunks, done, err = s:poll(20)
+        polls = polls + 1
+      end
       assert.same({}, chunks)
       assert.is_true(done)
       assert.equal("api", err.kind)
@@ -555,8 +562,9 @@ describe("client:stream", function()
       srv:queue { { sse = { content("a"), content("b") } } }
       local s = client:stream("hi")
       local all, done, err = {}, false, nil
-      local deadline = core.now() + 3
-      while not done and core.now() < deadline do
+      local polls = 0
+      while not done and polls < 1000 do
+        polls = polls + 1
         local chunks
         chunks, done, err = s:poll(20)
         for _, c in ipairs(chunks) do all[#all + 1] = c end
@@ -570,12 +578,12 @@ describe("client:stream", function()
     it("close() mid-stream stops at once; a new chat on the same client works", function()
       local events = {}
       for i, e in ipairs(hello_events()) do events[i] = "data: " .. e .. "\n\n" end
-      srv:queue { { raw_events = events, chunk_delay_ms = 300 } }
+      srv:queue { { raw_events = events, hold_after = 1 } }
       local s = client:stream("hi")
       assert(s:next())
-      local t0 = core.now()
       s:close()
-      assert.is_true(core.now() - t0 < 0.1)
+      -- The rest is still held (never released): close() did not wait for it.
+      assert.equal(1, srv:stats().held)
       assert.equal(0, client:pending())
       assert.is_nil(s:next())
       assert.equal("Echo: next (1 message)", oaichat.text(assert(client:chat("next"))))
@@ -593,7 +601,8 @@ describe("client:stream", function()
         end
         assert.equal("a", got.choices[1].delta.content)
       end
-      assert.equal(1, client:pending())
+      -- 5.4's for closes the stream (client:stream's fourth value); 5.1-5.3 leave it to the GC
+      assert.equal(_VERSION == "Lua 5.4" and 0 or 1, client:pending())
       collectgarbage()
       collectgarbage()
       assert.equal(0, client:pending())

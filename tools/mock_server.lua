@@ -18,14 +18,14 @@
 --
 -- Script fields (all optional): status, headers, delay_ms, json | body | sse |
 -- raw_events | default, chunk_delay_ms, chunked, drip_bytes, close_after_bytes,
--- close_before_headers, reset, hang, hold (+ hold_ms), truncate_stream, keep_alive,
+-- close_before_headers, reset, hang, hold | hold_after (+ hold_ms), truncate_stream, keep_alive,
 -- head_first (the head alone, then chunk_delay_ms before the body). GET .../models
 -- takes the next script too, else lists two models.
 -- A script without any body field gets the default behaviour, except that a
 -- status >= 400 gets an OpenAI-style error body. `gzip` is not supported.
 --
 -- The code lives in tools/mock/ (one concern per module): json, log, sched,
--- conn, request, response, answer, sse, default, state, scripts, control,
+-- conn, request, response, answer, sse, default, state, gate, scripts, control,
 -- server. This file only makes them loadable from any working directory.
 -- Must run on Lua 5.1/LuaJIT too: no goto, no //, no integer-only operators.
 

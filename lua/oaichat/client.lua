@@ -515,7 +515,10 @@ end
 ---@return oaichat.Stream
 function Client:stream(messages, opts)
   local spec, ctx = self:_prepare(messages, opts, true, "client:stream")
-  return stream.new(self._session, spec, ctx)
+  local s = stream.new(self._session, spec, ctx)
+  -- The fourth value is the generic `for`'s closing value on 5.4: a `break`
+  -- cancels the transfer at once instead of at garbage collection.
+  return s, nil, nil, s
 end
 
 --- How many transfers of this client are in flight.

@@ -6,6 +6,7 @@ local json = require("tools.mock.json")
 local state = require("tools.mock.state")
 local response = require("tools.mock.response")
 local scripts = require("tools.mock.scripts")
+local gate = require("tools.mock.gate")
 
 local json_response, error_response = response.json, response.error
 
@@ -30,16 +31,14 @@ local CONTROL = {
   ["/_control/queue"] = control_queue,
   ["/_control/reset"] = function()
     state.queue, state.requests, state.counter = {}, json.array(), 0
-    state.holds, state.releases = 0, 0
-    scripts.release(math.huge) -- nothing stays held across a reset
-    state.releases = 0
+    gate.reset() -- nothing stays held across a reset
     return json_response(200, { ok = true })
   end,
   -- Lets the next `count` (default 1) held replies go.
   ["/_control/release"] = function(req)
     local body = json.decode(req.body)
     local count = type(body) == "table" and tonumber(body.count) or 1
-    return json_response(200, { woken = scripts.release(count), releases = state.releases })
+    return json_response(200, { woken = gate.release(count), releases = state.releases })
   end,
   ["/_control/requests"] = function() return json_response(200, state.requests) end,
   ["/_control/stats"] = function()

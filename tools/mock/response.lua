@@ -3,6 +3,7 @@
 
 local json = require("tools.mock.json")
 local sched = require("tools.mock.sched")
+local gate = require("tools.mock.gate")
 
 local M = {}
 
@@ -104,6 +105,7 @@ local function send_response(conn, resp)
       sched.sleep_ms(resp.piece_delay_ms)
     end
     if i > 1 and i <= data_pieces then sched.sleep_ms(resp.piece_delay_ms) end
+    if resp.hold_after and i == resp.hold_after + 1 then gate.hold(resp.hold_ms) end
     if budget and #piece >= budget then
       -- Cut point: send what is allowed, then drop the connection mid-body.
       conn:send(pending .. piece:sub(1, budget))

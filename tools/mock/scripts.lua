@@ -3,6 +3,7 @@
 
 local json = require("tools.mock.json")
 local sched = require("tools.mock.sched")
+local gate = require("tools.mock.gate")
 local state = require("tools.mock.state")
 local response = require("tools.mock.response")
 local sse = require("tools.mock.sse")
@@ -54,6 +55,8 @@ local function script_response(req, script, n)
   resp.head_first = script.head_first == true
   resp.drip_bytes = tonumber(script.drip_bytes)
   resp.close_after_bytes = tonumber(script.close_after_bytes)
+  -- hold_after = n: the first n body writes go out, the rest waits (gate.lua)
+  resp.hold_after, resp.hold_ms = tonumber(script.hold_after), script.hold_ms
   resp.rst = script.reset == true
   if script.keep_alive == false then resp.close = true end
   return resp
@@ -65,41 +68,13 @@ local function hang(conn)
   return "abort"
 end
 
--- A `hold` script's reply waits for its POST /_control/release (the n-th
--- hold for the n-th release, so a release sent first is not lost), or for
--- hold_ms (default 30 s) so a forgotten release cannot wedge a spec run.
--- Specs use it to tell "the client waited for the reply" from "it did not"
--- by the order of events rather than by a clock.
-local function hold(script)
-  state.holds = state.holds + 1
-  local ticket = state.holds
-  if state.releases >= ticket then return end
-  local co = coroutine.running()
-  state.held[co] = ticket
-  sched.sleep_ms(tonumber(script.hold_ms) or 30000)
-  state.held[co] = nil
-end
-
--- Wakes the held replies whose ticket has come (control.lua's release).
-function M.release(count)
-  state.releases = state.releases + count
-  local woken = 0
-  for co, ticket in pairs(state.held) do
-    if ticket <= state.releases then
-      sched.timers[co] = 0
-      woken = woken + 1
-    end
-  end
-  return woken
-end
-
 -- The reply to GET .../models: the next script, or a two-model list.
 function M.models(conn, req)
   state.counter = state.counter + 1
   local script = table.remove(state.queue, 1)
   if script then
     sched.sleep_ms(script.delay_ms)
-    if script.hold then hold(script) end
+    if script.hold then gate.hold(script.hold_ms) end
     if script.hang then return hang(conn) end
     if script.close_before_headers then return "abort" end
     return script_response(req, script, state.counter)
@@ -119,7 +94,7 @@ function M.chat(conn, req)
   local script = table.remove(state.queue, 1)
   if not script then return default.response(req, n) end
   sched.sleep_ms(script.delay_ms)
-  if script.hold then hold(script) end
+  if script.hold then gate.hold(script.hold_ms) end
   if script.hang then return hang(conn) end
   if script.close_before_headers or (script.reset and not script.close_after_bytes) then
     conn.rst = script.reset == true
