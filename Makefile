@@ -22,7 +22,7 @@ endif
 # `make demo` needs only a compiler, libcurl, lua-cjson, LuaSocket (the local
 # server) and the interpreter; `make test` adds what the specs drive.
 DEMO_PKGS := gcc libc6-dev make libcurl4-openssl-dev lua-cjson lua-socket ca-certificates $(LUA_PKGS)
-BASE_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim nginx luajit libluajit-5.1-dev lua-readline tmux luarocks zip
+BASE_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev lua-cjson lua-busted lua-socket lua-sec openssl ca-certificates neovim nginx luajit libluajit-5.1-dev lua-readline lua-luv tmux luarocks zip git
 TEST_PKGS := $(BASE_PKGS) $(LUA_PKGS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes

@@ -5,6 +5,8 @@ local helper = require("spec.support.helper")
 local server = require("spec.support.server")
 local sub = require("spec.support.subprocess")
 
+local oaichat_null = core.null
+
 local RED_PNG_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4"
   .. "z8AAAAMBAQD3A0FDAAAAAElFTkSuQmCC"
 
@@ -228,74 +230,428 @@ describe("bin/oaichat", function()
     end)
   end
 
-  describe("interactive mode (pseudo-terminal)", function()
-    -- Output of the CLI run in a pty fed with `input`; \r removed.
-    local function chat(input, args)
-      local inner = sub.quote(server.interpreter()) .. " bin/oaichat " .. (args or "")
-      local r = sub.run({ "script", "-qefc", inner, "/dev/null" }, { exec = true,
-        env = { OAICHAT_BASE_URL = srv.url }, stdin = input })
-      r.stdout = r.stdout:gsub("\r", "")
-      return r
+  describe("options, config and files", function()
+    local dir
+
+    before_each(function()
+      dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. sub.quote(dir .. "/oaichat")))
+    end)
+
+    after_each(function()
+      os.execute("rm -rf " .. sub.quote(dir))
+    end)
+
+    local function run(args, opts)
+      opts = opts or {}
+      local env = opts.env or {}
+      env.OAICHAT_BASE_URL = env.OAICHAT_BASE_URL or srv.url
+      env.XDG_CONFIG_HOME = dir
+      return oaichat(args, { env = env, stdin = opts.stdin })
     end
 
-    -- The lines the program printed after a prompt.
-    local function answers(out)
-      local list = {}
-      for line in out:gmatch("[^\n]*") do
-        if line:sub(1, 2) == "> " and #line > 2 then list[#list + 1] = line:sub(3) end
-      end
-      return list
-    end
+    it("joins piped stdin and the question: stdin first, as llm does", function()
+      local r = run({ "Summarise", "this" }, { stdin = "line one\nline two\n" })
+      assert.equal(0, r.code, r.stderr)
+      assert.same({ { role = "user", content = "line one\nline two\n\nSummarise this" } }, body().messages)
+    end)
 
-    it("keeps the history, and handles /reset, /save and /exit", function()
-      local file = os.tmpname()
-      local r = chat("first\nsecond\n/reset\nthird\n/save " .. file .. "\n/bogus\n/exit\n", "-s S")
+    it("sends -o key=value (JSON values parsed) and --max-tokens", function()
+      local r = run({ "-o", "top_k=40", "-o", "stop=[\"\\n\"]", "-o", "user=ada", "-o", "seed=123456789012345",
+        "-o", "logprobs=true", "--max-tokens", "64", "hi" })
+      assert.equal(0, r.code, r.stderr)
+      local b = body()
+      assert.equal(40, b.top_k)
+      assert.same({ "\n" }, b.stop)
+      assert.equal("ada", b.user)
+      assert.equal(123456789012345, b.seed)
+      assert.is_true(b.logprobs)
+      assert.equal(64, b.max_tokens)
+      r = run({ "-o", "nokey", "hi" })
+      assert.equal(2, r.code)
+      assert.equal("oaichat: -o needs KEY=VALUE, got 'nokey'\nTry 'oaichat --help'.\n", r.stderr)
+      r = run({ "--max-tokens", "lots", "hi" })
+      assert.equal(2, r.code)
+      assert.equal("oaichat: --max-tokens needs a number, got 'lots'\nTry 'oaichat --help'.\n", r.stderr)
+    end)
+
+    it("lists the models with --models (GET /models), or prints them with --json", function()
+      local r = run({ "--models" })
+      assert.equal(0, r.code, r.stderr)
+      assert.equal("mock-small\nmock-large\n", r.stdout)
+      local req = srv:last_request()
+      assert.equal("GET", req.method)
+      assert.equal("/v1/models", req.path)
+      r = run({ "--models", "--json" })
+      assert.equal("mock-small", core.decode(r.stdout).data[1].id)
+    end)
+
+    it("takes --provider presets, explicit options winning, and names the known ones on a typo", function()
+      local r = run({ "--provider", "ollama", "--base-url", srv.url, "hi" }, { env = { OAICHAT_BASE_URL = "" } })
+      assert.equal(0, r.code, r.stderr)
+      assert.equal("Echo: hi (1 message)\n", r.stdout)
+      r = run({ "--provider", "nope", "hi" })
+      assert.equal(2, r.code)
+      assert.truthy(r.stderr:find('^oaichat: unknown provider "nope" %(known: .*ollama'), r.stderr)
+    end)
+
+    it("reads model, system prompt, params and base URL from $XDG_CONFIG_HOME/oaichat/config.lua", function()
+      sub.spit(dir .. "/oaichat/config.lua", ('return { model = "m-cfg", system = "From config.", '
+        .. 'base_url = %q, params = { temperature = 0.5, top_k = 7 } }'):format(srv.url))
+      local r = run({ "hi" }, { env = { OAICHAT_BASE_URL = "http://127.0.0.1:1/v1" } })
+      assert.equal(0, r.code, r.stderr)
+      local b = body()
+      assert.equal("m-cfg", b.model)
+      assert.equal(0.5, b.temperature)
+      assert.equal(7, b.top_k)
+      assert.same({ role = "system", content = "From config." }, b.messages[1])
+      -- Options win over the file; --no-config ignores it.
+      assert.equal(0, run({ "-m", "m-cli", "-t", "0.1", "-s", "From CLI.", "hi" }).code)
+      b = body()
+      assert.equal("m-cli", b.model)
+      assert.equal(0.1, b.temperature)
+      assert.equal("From CLI.", b.messages[1].content)
+      assert.equal(0, run({ "--no-config", "hi" }).code)
+      assert.equal("gpt-5.5", body().model)
+      -- A broken file is reported, naming it.
+      sub.spit(dir .. "/oaichat/config.lua", "return { colour = 'blue' }")
+      r = run({ "hi" })
+      assert.equal(1, r.code)
+      assert.equal("oaichat: config " .. dir .. "/oaichat/config.lua: unknown setting colour (known: model, "
+        .. "base_url, api_key, provider, system, params)\n", r.stderr)
+    end)
+
+    it("applies -s to an existing -c FILE and says so", function()
+      local file = dir .. "/chat.json"
+      assert.equal(0, run({ "-c", file, "-s", "Old.", "one" }).code)
+      local r = run({ "-c", file, "-s", "New.", "two" })
       assert.equal(0, r.code)
-      assert.truthy(r.stdout:find("oaichat " .. require("oaichat").VERSION .. ": chatting with gpt-5.5 "
-        .. "(/help for commands, /exit or Ctrl-D to quit)\n", 1, true))
-      assert.same({
-        "Echo: first (2 messages; system prompt)",
-        "Echo: second (4 messages; system prompt)",
-        "(history cleared)",
-        "Echo: third (2 messages; system prompt)",
-        "(saved to " .. file .. ")",
-        "oaichat: unknown command /bogus (try /help)",
-      }, answers(r.stdout))
-      -- /exit returns at once; end of input would print a newline after the prompt.
-      assert.equal("(try /help)\n> ", r.stdout:sub(-14))
+      assert.equal("oaichat: -s replaces the system prompt saved in " .. file .. "\n", r.stderr)
+      assert.same({ role = "system", content = "New." }, body().messages[1])
+      assert.equal(4, #body().messages)
+      local saved = core.decode(sub.slurp(file))
+      assert.equal("New.", saved.system)
+      assert.equal("New.", saved.messages[1].content)
+      -- The same prompt again: nothing to say.
+      r = run({ "-c", file, "-s", "New.", "three" })
+      assert.equal("", r.stderr)
+    end)
+
+    it("replaces -c FILE atomically: a new file renamed over the old, no temporary left", function()
+      local file = dir .. "/chat.json"
+      assert.equal(0, run({ "-c", file, "one" }).code)
+      -- A hard link keeps the old inode: rewriting in place would change it too.
+      assert(os.execute("ln " .. sub.quote(file) .. " " .. sub.quote(dir .. "/old.json")))
+      local before = sub.slurp(file)
+      assert.equal(0, run({ "-c", file, "two" }).code)
+      assert.equal(before, sub.slurp(dir .. "/old.json"))
+      assert.equal(5 - 1, #core.decode(sub.slurp(file)).messages)
+      local p = io.popen("LC_ALL=C ls " .. sub.quote(dir))
+      local names = p:read("*a")
+      p:close()
+      assert.equal("chat.json\noaichat\nold.json\n", names)
+    end)
+  end)
+
+  describe("interactive mode (a pseudo-terminal, typed as a person would)", function()
+    -- tmux runs the CLI in a terminal of its own; keys go in with send-keys,
+    -- the screen comes back with capture-pane. Each wait is bounded by a
+    -- count of screen reads (generous), never asserted as a duration.
+    local SOCKET = "oaichat-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
+    local session = 0
+    local term = {}
+    term.__index = term
+
+    local function tmux(args)
+      local p = assert(io.popen("tmux -L " .. SOCKET .. " -f /dev/null " .. args .. " 2>&1"))
+      local out = p:read("*a")
+      p:close()
+      return out
+    end
+
+    local function start(args, env)
+      session = session + 1
+      local t = setmetatable({ name = "s" .. session }, term)
+      env = env or {}
+      env.OAICHAT_BASE_URL = env.OAICHAT_BASE_URL or srv.url
+      env.XDG_CONFIG_HOME = env.XDG_CONFIG_HOME or "/nonexistent"
+      env.TERM = "xterm"
+      env.LUA_PATH, env.LUA_CPATH = os.getenv("LUA_PATH") or ";;", os.getenv("LUA_CPATH") or ";;"
+      -- The shell around it ignores SIGINT, as an interactive shell is out
+      -- of the way of its foreground job's Ctrl-C (else it would end too).
+      local inner = "trap '' INT; " .. sub.env_prefix(env) .. " " .. sub.quote(server.interpreter())
+        .. " bin/oaichat " .. (args or "")
+        .. "; echo EXIT=$?; sleep 600"
+      tmux(("new-session -d -s %s -x 150 -y 50 %s"):format(t.name, sub.quote(inner)))
+      return t
+    end
+
+    function term:screen()
+      return tmux("capture-pane -p -J -S - -t " .. self.name)
+    end
+
+    -- Waits until the screen shows `text` (plain) `count` times (default once).
+    function term:wait(text, count)
+      count = count or 1
+      local screen
+      for _ = 1, 600 do
+        screen = self:screen()
+        local n, at = 0, 1
+        while true do
+          local i = screen:find(text, at, true)
+          if not i then break end
+          n, at = n + 1, i + #text
+        end
+        if n >= count then return screen end
+        core.sleep(0.05)
+      end
+      error(("the screen never showed %q (x%d):\n%s"):format(text, count, screen), 2)
+    end
+
+    function term:type(text)
+      tmux("send-keys -t " .. self.name .. " -l " .. sub.quote(text))
+    end
+
+    function term:keys(...)
+      tmux("send-keys -t " .. self.name .. " " .. table.concat({ ... }, " "))
+    end
+
+    -- The exit status the shell printed, once the CLI ended.
+    function term:exit_code()
+      return tonumber(self:wait("EXIT="):match("EXIT=(%d+)"))
+    end
+
+    function term:close()
+      tmux("kill-session -t " .. self.name)
+    end
+
+    teardown(function()
+      tmux("kill-server")
+    end)
+
+    local function contents(i)
+      local out = {}
+      for k, m in ipairs(body(i).messages) do out[k] = m.content end
+      return out
+    end
+
+    it("edits the line with the arrow keys and recalls history with Up (readline)", function()
+      local t = start()
+      t:wait("> ")
+      t:type("hello wrld")
+      t:wait("> hello wrld")
+      t:keys("Left", "Left", "Left")
+      t:type("o")
+      t:keys("Enter")
+      t:wait("Echo: hello world (1 message)")
+      assert.same({ "hello world" }, contents())
+      t:keys("Up")
+      t:wait("> hello world", 2)
+      t:keys("Enter")
+      t:wait("Echo: hello world (3 messages)")
+      assert.same({ "hello world", "Echo: hello world (1 message)", "hello world" }, contents())
+      t:keys("C-d")
+      assert.equal(0, t:exit_code())
+      t:close()
+    end)
+
+    it("saves -c FILE after every completed turn, atomically", function()
+      local file = os.tmpname()
+      os.remove(file)
+      local t = start("-c " .. file .. " -s S")
+      t:wait("> ")
+      t:type("first")
+      t:keys("Enter")
+      t:wait("Echo: first (2 messages; system prompt)")
+      t:wait("> ", 2)
+      -- Written while the chat goes on, not at exit.
+      local saved = core.decode(sub.slurp(file))
+      assert.same({ "system", "user", "assistant" }, { saved.messages[1].role, saved.messages[2].role,
+        saved.messages[3].role })
+      t:type("second")
+      t:keys("Enter")
+      t:wait("Echo: second (4 messages; system prompt)")
+      t:wait("> ", 3)
+      saved = core.decode(sub.slurp(file))
+      assert.equal(5, #saved.messages)
+      assert.equal("Echo: second (4 messages; system prompt)", saved.messages[5].content)
+      -- No temporary file is left beside it.
+      local dir, base = file:match("^(.*)/([^/]+)$")
+      local p = io.popen("ls -a " .. sub.quote(dir) .. " | grep -c " .. sub.quote("^" .. base .. "%.tmp"))
+      local leftovers = p:read("*a")
+      p:close()
+      assert.equal("0\n", leftovers)
+      t:type("/exit")
+      t:keys("Enter")
+      assert.equal(0, t:exit_code())
+      t:close()
+      os.remove(file)
+    end)
+
+    it("Ctrl-C stops an answer (history unchanged); Ctrl-C at the empty prompt then exits 130, saved", function()
+      local file = os.tmpname()
+      os.remove(file)
+      local pieces = {}
+      for i = 1, 40 do
+        pieces[i] = core.encode({ id = "c", object = "chat.completion.chunk", created = 1, model = "m",
+          choices = { { index = 0, delta = { content = "piece" .. i .. " " }, finish_reason = oaichat_null } } })
+      end
+      local t = start("-c " .. file)
+      t:wait("> ")
+      t:type("keep me")
+      t:keys("Enter")
+      t:wait("Echo: keep me (1 message)")
+      srv:queue({ { sse = pieces, chunk_delay_ms = 200 } })
+      t:type("a long answer")
+      t:keys("Enter")
+      t:wait("piece2 ")
+      t:keys("C-c")
+      local screen = t:wait("(canceled; Ctrl-C again to quit)")
+      assert.is_nil(screen:find("piece40", 1, true))
+      assert.is_nil(screen:find("traceback", 1, true))
+      t:wait("> ", 3)
+      -- The canceled turn is not in the history: the next request does not carry it.
+      t:type("after")
+      t:keys("Enter")
+      t:wait("Echo: after (3 messages)")
+      assert.same({ "keep me", "Echo: keep me (1 message)", "after" }, contents())
+      t:wait("> ", 4)
+      t:keys("C-c")
+      assert.equal(130, t:exit_code(), t:screen())
+      screen = t:screen()
+      assert.is_nil(screen:find("traceback", 1, true), screen)
+      local saved = core.decode(sub.slurp(file))
+      assert.equal(4, #saved.messages)
+      assert.equal("Echo: after (3 messages)", saved.messages[4].content)
+      t:close()
+      os.remove(file)
+    end)
+
+    it("Ctrl-C at the prompt exits 130 with the terminal restored, even with a line typed", function()
+      local t = start()
+      t:wait("> ")
+      t:type("fresh")
+      t:keys("Enter")
+      t:wait("Echo: fresh (1 message)")
+      t:wait("> ", 2)
+      t:type("half a thought")
+      t:wait("> half a thought")
+      t:keys("C-c")
+      assert.equal(130, t:exit_code())
+      assert.equal(1, #srv:requests())
+      -- readline gave the terminal back: the shell's `echo` after it printed plainly.
+      assert.is_truthy(t:screen():find("\nEXIT=130", 1, true))
+      assert.is_nil(t:screen():find("traceback", 1, true))
+      t:close()
+    end)
+
+    it('takes a multi-line prompt between """ lines as one turn', function()
+      local t = start()
+      t:wait("> ")
+      t:type('"""')
+      t:keys("Enter")
+      t:wait("... ")
+      t:type("line one")
+      t:keys("Enter")
+      t:type("line two")
+      t:keys("Enter")
+      t:wait("... ", 3)
+      t:type('"""')
+      t:keys("Enter")
+      t:wait("Echo: line one")
+      assert.equal(1, #srv:requests())
+      assert.same({ "line one\nline two" }, contents())
+      t:keys("C-d")
+      assert.equal(0, t:exit_code())
+      t:close()
+    end)
+
+    it("keeps the history, and handles /reset, /save, unknown commands and /exit", function()
+      local file = os.tmpname()
+      local t = start("-s S")
+      t:wait("oaichat " .. require("oaichat").VERSION .. ": chatting with gpt-5.5 "
+        .. "(/help for commands, /exit or Ctrl-D to quit)")
+      for i, line in ipairs({ "first", "second", "/reset", "third", "/save " .. file, "/bogus" }) do
+        t:wait("> ", i)
+        t:type(line)
+        t:keys("Enter")
+      end
+      local screen = t:wait("oaichat: unknown command /bogus (try /help)")
+      for _, want in ipairs({ "Echo: first (2 messages; system prompt)", "Echo: second (4 messages; system prompt)",
+        "(history cleared)", "Echo: third (2 messages; system prompt)", "(saved to " .. file .. ")" }) do
+        assert.is_truthy(screen:find(want, 1, true), want)
+      end
+      t:type("/exit")
+      t:keys("Enter")
+      assert.equal(0, t:exit_code())
       local saved = core.decode(sub.slurp(file))
       assert.same({ { role = "system", content = "S" }, { role = "user", content = "third" },
         { role = "assistant", content = "Echo: third (2 messages; system prompt)" } }, saved.messages)
       assert.equal(3, #srv:requests())
+      t:close()
       os.remove(file)
     end)
 
     it("reports a failed turn and goes on with the history unchanged", function()
       srv:queue({ {}, { status = 400, json = { error = { message = "too long" } } } })
-      local r = chat("one\ntwo\nthree\n")
-      assert.equal(0, r.code)
-      -- The error (stderr, same terminal) follows the prompt of the failed turn.
-      assert.same({ "Echo: one (1 message)", "oaichat: api error 400: too long", "Echo: three (3 messages)" },
-        answers(r.stdout))
-      assert.same({ "one", "Echo: one (1 message)", "three" }, (function()
-        local out = {}
-        for i, m in ipairs(body().messages) do out[i] = m.content end
-        return out
-      end)())
+      local t = start()
+      for i, line in ipairs({ "one", "two", "three" }) do
+        t:wait("> ", i)
+        t:type(line)
+        t:keys("Enter")
+      end
+      local screen = t:wait("Echo: three (3 messages)")
+      assert.is_truthy(screen:find("oaichat: api error 400: too long", 1, true))
+      assert.same({ "one", "Echo: one (1 message)", "three" }, contents())
+      t:keys("C-d")
+      assert.equal(0, t:exit_code())
+      t:close()
     end)
 
-    it("ends at end of input (Ctrl-D) with exit code 0", function()
-      local r = chat("hello\n")
-      assert.equal(0, r.code)
-      assert.same({ "Echo: hello (1 message)" }, answers(r.stdout))
+    it("Ctrl-C during a one-shot answer stops it: exit 130, -c FILE untouched", function()
+      local file = os.tmpname()
+      sub.spit(file, "")
+      os.remove(file)
+      local pieces = {}
+      for i = 1, 40 do
+        pieces[i] = core.encode({ id = "c", object = "chat.completion.chunk", created = 1, model = "m",
+          choices = { { index = 0, delta = { content = "piece" .. i .. " " }, finish_reason = oaichat_null } } })
+      end
+      srv:queue({ { sse = pieces, chunk_delay_ms = 200 } })
+      local t = start("-c " .. file .. " 'a long answer'")
+      t:wait("piece2 ")
+      t:keys("C-c")
+      assert.equal(130, t:exit_code())
+      local screen = t:screen()
+      assert.is_nil(screen:find("piece40", 1, true))
+      assert.is_nil(screen:find("traceback", 1, true), screen)
+      assert.is_nil(io.open(file))
+      t:close()
+    end)
+
+    it("pretty-prints --json when stdout is a terminal", function()
+      local t = start("--json hi")
+      assert.equal(0, t:exit_code())
+      local screen = t:screen()
+      assert.is_truthy(screen:find('{\n  "choices": [\n    {\n      "finish_reason": "stop",', 1, true), screen)
+      assert.is_truthy(screen:find('\n  "usage": {\n    "completion_tokens": 4,', 1, true), screen)
+      t:close()
     end)
 
     it("sends -i images with the first question only", function()
-      local r = chat("look\nagain\n/exit\n", "-i spec/fixtures/red.png")
-      assert.equal(0, r.code)
-      assert.same({ "Echo: look (1 message; images: 1 [image/png 69 bytes])",
-        "Echo: again (3 messages; images: 1 [image/png 69 bytes])" }, answers(r.stdout))
+      local t = start("-i spec/fixtures/red.png")
+      t:wait("> ")
+      t:type("look")
+      t:keys("Enter")
+      t:wait("Echo: look (1 message; images: 1 [image/png 69 bytes])")
+      t:type("again")
+      t:keys("Enter")
+      t:wait("Echo: again (3 messages; images: 1 [image/png 69 bytes])")
       assert.equal("again", body().messages[3].content)
+      t:keys("C-d")
+      assert.equal(0, t:exit_code())
+      t:close()
     end)
   end)
 end)
