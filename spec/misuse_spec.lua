@@ -67,6 +67,7 @@ describe("misuse", function()
       assert.is_nil(chunk)
       assert.are.equal("canceled", nerr.kind)
       assert.are.equal(0, c:poll(0))
+      assert.are.equal(0, c:pending())
       assert.are.equal(2, #srv:requests())
     end)
 
