@@ -735,7 +735,7 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   luaL_setfuncs(L, core_functions, 2);
   lua_getfield(L, -4, "null");
   lua_setfield(L, -2, "null");
-  luaL_getmetatable(L, JSON_ARRAY_MT); /* oaichat.array(): [] when empty */
+  json_push_array_mt(L, -3); /* oaichat.array(): [] when empty */
   lua_setfield(L, -2, "array_mt");
   vi = curl_version_info(CURLVERSION_NOW);
   lua_pushstring(L, vi->version);
