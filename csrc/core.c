@@ -356,7 +356,7 @@ static int core_push_event(lua_State *L, int kind, const char *data, size_t len)
       lua_pop(L, 1);
       lua_pushliteral(L, "bad");
       lua_pushlstring(L, data, len);
-      lua_pushliteral(L, "a stream chunk is not a JSON object");
+      lua_pushliteral(L, "not an object");
       return 3;
     }
     lua_pushstring(L, is_error ? "error" : "chunk");
@@ -764,6 +764,8 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   lua_setfield(L, -2, "has_tls");
   lua_pushboolean(L, (vi->features & CURL_VERSION_HTTP2) != 0);
   lua_setfield(L, -2, "has_http2");
+  lua_pushinteger(L, HTTP_MAX_HEADER_BYTES);
+  lua_setfield(L, -2, "max_header_bytes");
   lua_pushliteral(L, CORE_VERSION);
   lua_setfield(L, -2, "version");
 #ifdef CORE_LEAK_CHECK

@@ -78,7 +78,7 @@ local function finish_transfer(s, info)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = errors.cut(info.body, 4096, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
+        body = errors.excerpt(info.body, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
     end
   elseif complete then
     s.state = "done"
@@ -103,7 +103,7 @@ local function event_failed(s, kind, v, raw)
     if type(v) == "table" and type(v.choices) == "table" then s.acc:add(v) end
     err = event_error(s, v, raw, fields)
   else
-    fields.body = errors.cut(tostring(v), 4096, errors.key_of(s.ctx))
+    fields.body = errors.excerpt(tostring(v), errors.key_of(s.ctx))
     err = stream_error(s, "decode", raw == "not an object" and "a stream chunk is not a JSON object"
       or "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
