@@ -484,7 +484,10 @@ end
 
 local function new_request(self, messages, opts, where)
   local spec, ctx = self:_prepare(messages, opts, false, where)
-  return start_request(self, spec, ctx, true)
+  -- not a tail call: an encode error raised at the start must find the
+  -- user's frame on 5.1 too
+  local r = start_request(self, spec, ctx, true)
+  return r
 end
 
 --- Sends messages and waits for the completion.
