@@ -7,6 +7,9 @@ local core = require("oaichat.core")
 local gen = require("bench.gen")
 
 local mode, n = arg[1], tonumber(arg[2])
+-- The collector is stopped: its share per call depends on the whole heap,
+-- not on the glue, and would blur small differences (2,000 calls fit).
+collectgarbage("stop")
 local sse = gen.sse(3)
 local texts = {
   completion = gen.completion(),

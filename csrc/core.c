@@ -319,6 +319,13 @@ static int core_transfer_pending_events(lua_State *L) {
   return 1;
 }
 
+/* Whether JSON text is an object (its first non-blank byte is '{'). */
+static int core_is_object(const char *p, size_t len) {
+  size_t i = 0;
+  while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+  return i < len && p[i] == '{';
+}
+
 /* Returns kind, value, raw: "chunk", table | "error", table or nil, raw |
    "bad", raw, message | nothing when no event is queued. */
 static int core_transfer_next_event(lua_State *L) {
@@ -333,6 +340,14 @@ static int core_transfer_next_event(lua_State *L) {
       lua_getfield(L, -1, "error");
       is_error = !lua_isnil(L, -1) && lua_type(L, -1) != LUA_TLIGHTUSERDATA;
       lua_pop(L, 1);
+    }
+    if (!is_error && !core_is_object(data, len)) {
+      /* [1,2,3] decodes to a table too; as a completion it is a decode error */
+      lua_pop(L, 1);
+      lua_pushstring(L, "chunk");
+      lua_pushlstring(L, data, len);
+      lua_pushvalue(L, -1);
+      return 3;
     }
     lua_pushstring(L, is_error ? "error" : "chunk");
     lua_insert(L, -2);
@@ -720,7 +735,7 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   luaL_setfuncs(L, core_functions, 2);
   lua_getfield(L, -4, "null");
   lua_setfield(L, -2, "null");
-  luaL_getmetatable(L, JSON_ARRAY_MT); /* oaichat.array(): [] when empty */
+  json_push_array_mt(L, -3); /* oaichat.array(): [] when empty */
   lua_setfield(L, -2, "array_mt");
   vi = curl_version_info(CURLVERSION_NOW);
   lua_pushstring(L, vi->version);

@@ -178,11 +178,27 @@ static int http_on_event(void *ud, const char *event, size_t event_len, const ch
   return 0;
 }
 
+/* Media types are case-insensitive (RFC 9110 8.3.1): Text/Event-Stream. */
+static int http_is_event_stream(const char *ct) {
+  static const char want[] = "text/event-stream";
+  const size_t n = sizeof(want) - 1;
+  for (; *ct; ct++) {
+    size_t i;
+    for (i = 0; i < n && ct[i]; i++) {
+      char c = ct[i];
+      if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+      if (c != want[i]) break;
+    }
+    if (i == n) return 1;
+  }
+  return 0;
+}
+
 static int http_is_sse(http_transfer *t) {
   char *ct = NULL;
   if (t->status < 200 || t->status > 299) return 0;
   curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
-  return ct == NULL || strstr(ct, "text/event-stream") != NULL;
+  return ct == NULL || http_is_event_stream(ct);
 }
 
 static size_t http_on_write(char *p, size_t size, size_t n, void *ud) {

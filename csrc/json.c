@@ -25,15 +25,24 @@
 #define JSON_NATIVE_INT_ENCODE 2 /* Lua integers print exactly */
 #define JSON_NATIVE_ARRAYS 4     /* decoded arrays carry the array metatable */
 
-/* Registry key of the feature flags: the address of this constant. */
-static const char json_flags_key = 'j';
-
-static int json_flags(lua_State *L) {
+/* Each cjson instance's settings, { flags, array metatable }, are kept in
+   the registry under its encode and its decode function (so two instances
+   of different lines in one state keep theirs). Pushes the array metatable
+   of the codec function at fn and returns its flags. */
+static int json_config(lua_State *L, int fn) {
   int f;
-  lua_pushlightuserdata(L, (void *)&json_flags_key);
+  lua_pushvalue(L, fn);
   lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_type(L, -1) != LUA_TTABLE) { /* not set up by json_setup: plain cjson */
+    lua_pop(L, 1);
+    luaL_getmetatable(L, JSON_ARRAY_MT);
+    return 0;
+  }
+  lua_rawgeti(L, -1, 1);
   f = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
+  lua_rawgeti(L, -1, 2);
+  lua_remove(L, -2);
   return f;
 }
 
@@ -465,8 +474,9 @@ static int json_walk_text(json_walk *w, int fix) {
 
 int json_decode(lua_State *L, int decode_fn, const char *s, size_t len) {
   json_walk w;
-  int flags = json_flags(L), fix, top;
+  int flags, fix, top;
   decode_fn = decode_fn < 0 && decode_fn > LUA_REGISTRYINDEX ? lua_gettop(L) + decode_fn + 1 : decode_fn;
+  flags = json_config(L, decode_fn); /* the metatable, below the value */
   lua_pushvalue(L, decode_fn);
   lua_pushlstring(L, s, len);
   if (lua_pcall(L, 1, 1, 0) != 0) {
@@ -474,6 +484,7 @@ int json_decode(lua_State *L, int decode_fn, const char *s, size_t len) {
       lua_pop(L, 1);
       lua_pushliteral(L, "JSON decode failed");
     }
+    lua_remove(L, -2);
     return 0;
   }
   memset(&w, 0, sizeof(w));
@@ -484,17 +495,13 @@ int json_decode(lua_State *L, int decode_fn, const char *s, size_t len) {
   w.arrays = !(flags & JSON_NATIVE_ARRAYS);
   fix = w.ints || w.arrays;
   top = lua_gettop(L);
-  if (w.arrays) {
-    luaL_getmetatable(L, JSON_ARRAY_MT);
-    lua_insert(L, top); /* below the value, so the walk keeps it */
-    w.mt = top;
-  }
+  w.mt = top - 1;
   if (!json_walk_text(&w, fix)) {
-    lua_settop(L, top - 1); /* the value, and the metatable below it */
+    lua_settop(L, top - 2); /* the value and the metatable */
     lua_pushfstring(L, "%s at byte %d", w.why, (int)w.bad + 1);
     return 0;
   }
-  if (w.arrays) lua_remove(L, top);
+  lua_remove(L, top - 1);
   return 1;
 }
 
@@ -675,8 +682,7 @@ void json_encode(lua_State *L, int encode_fn, int v) {
   char num[40];
   v = v < 0 && v > LUA_REGISTRYINDEX ? lua_gettop(L) + v + 1 : v;
   encode_fn = encode_fn < 0 && encode_fn > LUA_REGISTRYINDEX ? lua_gettop(L) + encode_fn + 1 : encode_fn;
-  flags = json_flags(L);
-  luaL_getmetatable(L, JSON_ARRAY_MT);
+  flags = json_config(L, encode_fn);
   array_mt = lua_gettop(L);
   if (json_mark_text(L, v, array_mt, flags, num)) {
     lua_pushstring(L, num); /* a lone value: its text is the JSON */
@@ -766,14 +772,21 @@ void json_setup(lua_State *L, int inst) {
       lua_pop(L, 1);
     }
   }
-  if (flags & JSON_NATIVE_ARRAYS) {
-    lua_setfield(L, LUA_REGISTRYINDEX, JSON_ARRAY_MT);
-  } else {
+  if (!(flags & JSON_NATIVE_ARRAYS)) {
     lua_pop(L, 1);
-    luaL_newmetatable(L, JSON_ARRAY_MT);
-    lua_pop(L, 1);
+    luaL_newmetatable(L, JSON_ARRAY_MT); /* shared by every load in this state */
   }
-  lua_pushlightuserdata(L, (void *)&json_flags_key);
+  lua_createtable(L, 2, 0); /* { flags, array metatable } */
   lua_pushinteger(L, flags);
+  lua_rawseti(L, -2, 1);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, 2);
+  lua_getfield(L, inst, "encode");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, inst, "decode");
+  lua_insert(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
+
+void json_push_array_mt(lua_State *L, int fn) { json_config(L, fn); }

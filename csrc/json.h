@@ -10,10 +10,15 @@
 
 #include "compat.h"
 
-/* Configures the cjson instance at index inst (strict numbers), records in
-   the registry what it does natively (integers, array metatables) and
-   creates the array metatable. Once per lua_State, before the others. */
+/* Configures the cjson instance at index inst (strict numbers) and records
+   in the registry, under its encode and decode functions, what it does
+   natively (integers, array metatables) and the array metatable to use.
+   Before encoding or decoding with that instance. */
 OC_HIDDEN void json_setup(lua_State *L, int inst);
+
+/* Pushes the array metatable (oaichat.array's) of the codec function at
+   stack index fn (the instance's encode or decode). */
+OC_HIDDEN void json_push_array_mt(lua_State *L, int fn);
 
 /* Decodes s with the cjson decode function at stack index decode_fn and
    pushes the value; returns 1. On failure pushes a message and returns 0. */

@@ -77,4 +77,51 @@ describe("loading oaichat.core", function()
     assert.is_false(ok2)
     assert.truthy(err2:find("needs lua-cjson", 1, true), err2)
   end)
+
+  -- OpenResty's lua-cjson (the LuaRocks line) cannot be installed offline:
+  -- a stand-in with its facilities, built on a first oaichat.core, shows
+  -- that a second one probes and uses them instead of its own work.
+  it("uses what an OpenResty-style cjson does natively: integers, array_mt", function()
+    local out, err, ok = child.run({}, OPENER .. [=[
+      local A = require("oaichat.core")
+      local fake_mt, calls, inst = {}, { encoded = {} }, nil
+      local function to_fake(v) -- decode_array_with_array_mt: every array
+        if type(v) ~= "table" then return v end
+        local arr = getmetatable(v) == A.array_mt or (#v > 0 and next(v, #v) == nil)
+        for k, x in pairs(v) do v[k] = to_fake(x) end
+        if arr then setmetatable(v, fake_mt) end
+        return v
+      end
+      local function to_a(v)
+        if type(v) ~= "table" then return v end
+        local out = {}
+        for k, x in pairs(v) do out[k] = to_a(x) end
+        if getmetatable(v) == fake_mt and next(v) == nil then setmetatable(out, A.array_mt) end
+        return out
+      end
+      inst = {
+        array_mt = fake_mt, null = A.null,
+        encode_number_precision = function(n) calls.precision = n end,
+        decode_invalid_numbers = function(b) calls.invalid = b end,
+        decode_array_with_array_mt = function(b) calls.with_mt = b end,
+        decode = function(s) return to_fake(assert(A.decode(s))) end,
+        encode = function(v) calls.encoded[#calls.encoded + 1] = v return A.encode(to_a(v)) end,
+      }
+      package.loaded.cjson = { new = function() return inst end }
+      local B = open()
+      local v = assert(B.decode('{"a":[],"n":9007199254740993,"f":1.0}'))
+      local big = { n = 9007199254740993, s = "oaichat:1" }
+      local text = B.encode(big)
+      local passed_as_is = calls.encoded[#calls.encoded] == big
+      print(B.array_mt == fake_mt, getmetatable(v.a) == fake_mt, calls.with_mt, calls.invalid, calls.precision,
+        math.type and math.type(v.n) or "number", B.encode(v.a), passed_as_is,
+        text:find('"n":' .. (math.type and "9007199254740993" or "9007199254740992"), 1, true) ~= nil and
+          text:find('"s":"\\u0001oaichat:1\\u0001"', 1, true) ~= nil, B.encode({ f = 1.5 }))
+    ]=])
+    assert(ok, err)
+    local int = math.type and "integer" or "number"
+    -- without integers (5.1, LuaJIT) every number is a double: no native integer path, so a copy is encoded
+    local same_table = math.type and "true" or "false"
+    assert.equal(("true\ttrue\ttrue\tfalse\t14\t%s\t[]\t%s\ttrue\t{\"f\":1.5}\n"):format(int, same_table), out)
+  end)
 end)

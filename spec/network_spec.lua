@@ -321,4 +321,31 @@ report("rss_kib", rss_kib() - rss0)
       end
     end)
   end)
+
+  describe("what a stream's response says", function()
+    it("recognises Content-Type: Text/Event-Stream (media types are case-insensitive)", function()
+      local srv = helper.server()
+      local c = oaichat.new{ base_url = srv.url, api_key = "sk-spec", max_retries = 0 }
+      srv:queue{ { sse = { util.text_chunk("a"), util.text_chunk("b"), "[DONE]" },
+        headers = { ["Content-Type"] = "Text/Event-Stream; Charset=UTF-8" } } }
+      local got, err = util.drain(c:stream("hi"))
+      assert.is_nil(err)
+      assert.equal(2, #got)
+      c:close()
+    end)
+
+    it("makes a data: [1,2,3] event a decode error, as the same body is when not streamed", function()
+      local srv = helper.server()
+      local c = oaichat.new{ base_url = srv.url, api_key = "sk-spec", max_retries = 0 }
+      srv:queue{ { sse = { util.text_chunk("a"), "[1,2,3]", "[DONE]" } } }
+      local got, err = util.drain(c:stream("hi"))
+      assert.equal(1, #got)
+      assert.equal("decode", err.kind)
+      assert.equal("[1,2,3]", err.body)
+      srv:queue{ { body = "[1,2,3]" } }
+      local _, cerr = c:chat("hi")
+      assert.equal("decode", cerr.kind)
+      c:close()
+    end)
+  end)
 end)

@@ -523,6 +523,7 @@ end
 
 --- How many transfers of this client are in flight.
 function Client:pending()
+  if self.closed then return 0 end
   return self._session:pending()
 end
 
