@@ -1,6 +1,7 @@
 --- The client: configuration, request building, chat, streams and async requests.
 local call = require("oaichat.call")
 local config = require("oaichat.config")
+local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
 local misuse = require("oaichat.misuse")
@@ -224,6 +225,21 @@ function Client:close()
   self._session:close()
 end
 Client.__close = Client.close
+
+--- oaichat.image_file with this client's max_image_bytes as its limit
+-- (opts.max_bytes still overrides it).
+---@return oaichat.ImagePart
+function Client:image_file(path, opts)
+  local part = content.image_file_at(path, opts, "client:image_file", self.max_image_bytes)
+  return part
+end
+
+--- oaichat.image_data with this client's max_image_bytes as its limit.
+---@return oaichat.ImagePart
+function Client:image_data(bytes, mime, opts)
+  local part = content.image_data_at(bytes, mime, opts, "client:image_data", self.max_image_bytes)
+  return part
+end
 
 -- Argument errors go through misuse.raise, so they point at the user's line.
 local function check_message(m, i, where)
