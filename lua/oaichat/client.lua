@@ -582,7 +582,7 @@ function Client:chat_many(list, opts)
     misuse.raise("client:chat_many: list must be an array of {messages, opts}, got " .. type(list))
   end
   local concurrency = (opts and opts.concurrency) or 8
-  if type(concurrency) ~= "number" or concurrency < 1 then
+  if type(concurrency) ~= "number" or concurrency < 1 or concurrency ~= concurrency then
     misuse.raise("client:chat_many: concurrency must be a number >= 1")
   end
   -- Every item's shape is checked before the first request starts, so a
