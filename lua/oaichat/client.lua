@@ -599,6 +599,11 @@ function Client:chat_many(list, opts)
     if opts_i ~= nil and type(opts_i) ~= "table" then
       misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
     end
+    local streams = self.params.stream
+    if opts_i and opts_i.stream ~= nil then streams = opts_i.stream end
+    if streams == true then
+      misuse.raise(("client:chat_many: list[%d] asks for stream = true; streams need client:stream"):format(i))
+    end
   end
   local results, active, nactive, nexti = {}, {}, 0, 1
   local function launch()
