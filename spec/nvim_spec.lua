@@ -62,12 +62,6 @@ describe("examples/nvim in nvim --headless", function()
     return core.decode(json), r
   end
 
-  local function max_gap(ticks)
-    local gap = 0
-    for i = 2, #ticks do gap = math.max(gap, ticks[i] - ticks[i - 1]) end
-    return gap
-  end
-
   it("streams the reply into a scratch buffer while a timer keeps firing", function()
     local report, r = run_nvim({ NVIM_DRIVER_DELAY_MS = "40" })
     assert.equal(0, r.code)
@@ -78,16 +72,17 @@ describe("examples/nvim in nvim --headless", function()
     assert.equal("nofile", report.buftype)
     assert.equal(0, report.pending)
     assert.equal("LuaJIT", report.lua:match("^LuaJIT"))
-    -- :OaichatAsk returned at once; the reply came over ~7 x 40 ms.
-    assert.is_true(report.ask_ms < 100, "OaichatAsk took " .. report.ask_ms .. " ms")
+    -- :OaichatAsk returned before any of the reply (which came over ~7 x 40 ms).
+    assert.is_nil(table.concat(report.lines_at_ask, "\n"):find("Echo", 1, true), report.lines_at_ask[3])
     assert.is_true(report.done_ms >= 240, "done after " .. report.done_ms .. " ms")
     -- The buffer grew piece by piece, each state a prefix of the final text.
     local final = table.concat(report.lines, "\n")
     assert.is_true(#report.texts >= 4, #report.texts .. " buffer states")
     for _, text in ipairs(report.texts) do assert.equal(text, final:sub(1, #text)) end
-    -- The probe timer (every 5 ms, through the main loop) kept firing.
+    -- The probe timer (every 5 ms, through the main loop) kept firing, and
+    -- saw the buffer in its states between chunks (counts, not a clock:
+    -- bench/poll.lua times a frame loop).
     assert.is_true(#report.ticks >= 20, #report.ticks .. " probe ticks")
-    assert.is_true(max_gap(report.ticks) < 100, "the editor stalled " .. max_gap(report.ticks) .. " ms")
     -- The request came from the LuaJIT build, streaming, with the plugin's options.
     local req = srv:last_request()
     assert.equal(true, req.json.stream)
@@ -104,11 +99,14 @@ describe("examples/nvim in nvim --headless", function()
     assert.equal("canceled", report.status)
     assert.same({ "> hello from nvim", "", "Echo:", "[canceled]" }, report.lines)
     assert.equal(0, report.pending)
-    local took = report.done_ms - report.cancel_ms
-    assert.is_true(took < 50, "cancel took " .. took .. " ms")
-    -- the full reply would take 7 x 300 ms
-    assert.is_true(report.done_ms < 1500, "done after " .. report.done_ms .. " ms")
-    assert.is_true(max_gap(report.ticks) < 100, "the editor stalled " .. max_gap(report.ticks) .. " ms")
+    -- No piece came after the cancel (the rest would take 6 x 300 ms), and
+    -- OaichatDone came within a few probe ticks (every 5 ms; a loaded
+    -- machine makes fewer, never more): ~360 if it waited for the rest.
+    local after = 0
+    for _, t in ipairs(report.ticks) do
+      if t > report.cancel_ms then after = after + 1 end
+    end
+    assert.is_true(after <= 10, after .. " probe ticks between the cancel and OaichatDone")
     assert.equal(1, #srv:requests())
   end)
 

@@ -66,3 +66,6 @@ local t = now_ms()
 vim.cmd("OaichatAsk " .. prompt)
 report.ask_ms = now_ms() - t
 buf = vim.api.nvim_get_current_buf()
+-- The loop has not run since :OaichatAsk began: a reply already here would
+-- mean the command waited for the network.
+report.lines_at_ask = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
