@@ -176,7 +176,8 @@ describe("examples/nvim in nvim --headless", function()
   end)
 
   it(":checkhealth oaichat says make LUA_VERSION=jit when only a Lua 5.4 build is found", function()
-    -- build/5.4 comes from the Makefile (jit-build) like build/jit. A checkout whose build/jit is missing; Lua 5.4's build on the C path.
+    -- build/5.4 comes from the Makefile (jit-build) like build/jit. A checkout
+    -- whose build/jit is missing; the Lua 5.4 build on the C path.
     local root = os.tmpname()
     os.remove(root)
     assert.equal(0, (shell(("mkdir -p %s && ln -s %s/lua %s/lua"):format(root, ROOT, root))))
