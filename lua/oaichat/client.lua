@@ -32,7 +32,7 @@ local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, head
 ---@field provider string  the preset's name (see oaichat.providers)
 ---@field api_version string|nil  Azure's api-version query parameter
 ---@field stream_usage boolean  streams ask for usage (stream_options.include_usage)
----@field reasoning "drop"|"tool_calls"  the preset's default for conversations
+---@field reasoning_policy "drop"|"tool_calls"  the preset's default `reasoning` for conversations
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -187,7 +187,7 @@ function M.new(opts)
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
     debug = os.getenv("OAICHAT_DEBUG") == "1",
-    provider = preset.name, api_version = opts.api_version, reasoning = preset.reasoning,
+    provider = preset.name, api_version = opts.api_version, reasoning_policy = preset.reasoning,
   }, Client)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end

@@ -163,7 +163,7 @@ function M.new(client, opts)
     table.insert(messages, 1, { role = "system", content = system })
   end
   return setmetatable({ client = client, system = system, params = deep_copy(opts.params or {}),
-    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning or "drop",
+    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning_policy or "drop",
     stream_usage = opts.stream_usage }, Conversation)
 end
 
@@ -321,8 +321,8 @@ local function chunk_piece(chunk)
   if type(chunk.choices) ~= "table" then return nil end
   for _, c in ipairs(chunk.choices) do
     if type(c) == "table" and (c.index == nil or c.index == 0) and type(c.delta) == "table" then
-      local piece = c.delta.content
-      if type(piece) == "string" and piece ~= "" then return piece end
+      local piece = accumulate.content_text(c.delta.content) -- text parts too, never thinking
+      if piece and piece ~= "" then return piece end
       return nil
     end
   end
