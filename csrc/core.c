@@ -744,6 +744,8 @@ OC_EXPORT int luaopen_oaichat_core(lua_State *L) {
   lua_setfield(L, -2, "has_tls");
   lua_pushboolean(L, (vi->features & CURL_VERSION_HTTP2) != 0);
   lua_setfield(L, -2, "has_http2");
+  lua_pushinteger(L, HTTP_MAX_HEADER_BYTES);
+  lua_setfield(L, -2, "max_header_bytes");
   lua_pushliteral(L, CORE_VERSION);
   lua_setfield(L, -2, "version");
 #ifdef CORE_LEAK_CHECK

@@ -3,7 +3,6 @@
 #include <string.h>
 #include <time.h>
 
-#define HTTP_MAX_HEADER_BYTES (256 * 1024)
 #define HTTP_MAX_IDLE 128
 /* poll(0) on each of N transfers must not cost N full performs: one
    perform serves every transfer for this long. */

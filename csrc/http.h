@@ -11,6 +11,9 @@
 #include "buf.h"
 #include "sse.h"
 
+/* The most response-header bytes a transfer accepts (core.max_header_bytes). */
+#define HTTP_MAX_HEADER_BYTES (256 * 1024)
+
 enum http_abort {
   HTTP_ABORT_NONE = 0,
   HTTP_ABORT_LIMIT,  /* max_bytes exceeded */

@@ -127,6 +127,9 @@ describe("helpful errors", function()
     assert.truthy(util.raised(c.chat_async, c, "hi", { stream = true }):find("needs client:stream", 1, true))
     local p = oaichat.new{ base_url = srv.url, params = { stream = true } }
     assert.truthy(util.raised(p.chat, p, "hi"):find("needs client:stream", 1, true))
+    assert.equal("client:chat_many: list[2] asks for stream = true; streams need client:stream",
+      util.raised(c.chat_many, c, { { "a" }, { "b", { stream = true } } }))
+    assert.equal(0, #srv:requests()) -- raised before the first request started
     -- stream = false passes through as a parameter, and client:stream still works with params.stream
     assert.truthy(c:chat("hi", { stream = false }))
     local _, err = util.drain(p:stream("hi"))

@@ -288,6 +288,9 @@ describe("misuse", function()
           assert.is_truthy(msg:find("opts." .. k .. " must be a non-negative number", 1, true), msg)
         end
       end
+      -- NaN concurrency would launch nothing and return no results
+      local msg = raised_here(function() c:chat_many({ { "hi" } }, { concurrency = 0 / 0 }) end)
+      assert.is_truthy(msg:find("concurrency must be a number >= 1", 1, true), msg)
       assert.are.equal(0, #srv:requests())
       c:close()
     end)

@@ -284,6 +284,14 @@ describe("servers: stream accumulation", function()
       { type = "thinking", thinking = { { type = "text", text = "Hmm, " }, { type = "text", text = "yes." } } },
       { type = "text", text = "Yes." } } } } } }
     assert.equal("Hmm, yes.", oaichat.reasoning(resp))
+    assert.equal("Yes.", oaichat.text(resp))
+    -- conv:stream yields the text parts of content arrays, and never the thinking
+    queue("mistral.sse")
+    local conv = client:conversation()
+    local pieces = {}
+    for piece in conv:stream("capital of France?") do pieces[#pieces + 1] = piece end
+    assert.same({ "The capital ", "is Paris." }, pieces)
+    assert.equal("The capital is Paris.", conv.messages[2].content)
     assert.is_nil(oaichat.reasoning({ choices = {} }))
     assert.has_error(function() oaichat.reasoning("x") end)
   end)

@@ -474,6 +474,22 @@ local function thinking_text(content)
   return concat(out)
 end
 
+--- The text of a message's or delta's content: the string, or the joined
+-- text parts of a content array (Mistral's thinking parts left out); nil
+-- when there is none.
+function M.content_text(content)
+  if type(content) == "string" then return content end
+  if type(content) ~= "table" then return nil end
+  local out = {}
+  for _, part in ipairs(content) do
+    if type(part) == "table" and part.type ~= "thinking" and type(part.text) == "string" then
+      out[#out + 1] = part.text
+    end
+  end
+  if out[1] == nil then return nil end
+  return concat(out)
+end
+
 --- The reasoning text of a message (reasoning_content, reasoning, Mistral's
 -- thinking parts, OpenRouter's reasoning_details), or nil when it has none.
 function M.message_reasoning(msg)

@@ -1,6 +1,7 @@
 --- The client: configuration, request building, chat, streams and async requests.
 local call = require("oaichat.call")
 local config = require("oaichat.config")
+local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
 local misuse = require("oaichat.misuse")
@@ -31,7 +32,7 @@ local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, head
 ---@field provider string  the preset's name (see oaichat.providers)
 ---@field api_version string|nil  Azure's api-version query parameter
 ---@field stream_usage boolean  streams ask for usage (stream_options.include_usage)
----@field reasoning "drop"|"tool_calls"  the preset's default for conversations
+---@field reasoning_policy "drop"|"tool_calls"  the preset's default `reasoning` for conversations
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -186,7 +187,7 @@ function M.new(opts)
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
     debug = os.getenv("OAICHAT_DEBUG") == "1",
-    provider = preset.name, api_version = opts.api_version, reasoning = preset.reasoning,
+    provider = preset.name, api_version = opts.api_version, reasoning_policy = preset.reasoning,
   }, Client)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
@@ -224,6 +225,21 @@ function Client:close()
   self._session:close()
 end
 Client.__close = Client.close
+
+--- oaichat.image_file with this client's max_image_bytes as its limit
+-- (opts.max_bytes still overrides it).
+---@return oaichat.ImagePart
+function Client:image_file(path, opts)
+  local part = content.image_file_at(path, opts, "client:image_file", self.max_image_bytes)
+  return part
+end
+
+--- oaichat.image_data with this client's max_image_bytes as its limit.
+---@return oaichat.ImagePart
+function Client:image_data(bytes, mime, opts)
+  local part = content.image_data_at(bytes, mime, opts, "client:image_data", self.max_image_bytes)
+  return part
+end
 
 -- Argument errors go through misuse.raise, so they point at the user's line.
 local function check_message(m, i, where)
@@ -566,7 +582,7 @@ function Client:chat_many(list, opts)
     misuse.raise("client:chat_many: list must be an array of {messages, opts}, got " .. type(list))
   end
   local concurrency = (opts and opts.concurrency) or 8
-  if type(concurrency) ~= "number" or concurrency < 1 then
+  if type(concurrency) ~= "number" or concurrency < 1 or concurrency ~= concurrency then
     misuse.raise("client:chat_many: concurrency must be a number >= 1")
   end
   -- Every item's shape is checked before the first request starts, so a
@@ -582,6 +598,11 @@ function Client:chat_many(list, opts)
     M.check_messages(item[1] or item.messages, "client:chat_many")
     if opts_i ~= nil and type(opts_i) ~= "table" then
       misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
+    end
+    local streams = self.params.stream
+    if opts_i and opts_i.stream ~= nil then streams = opts_i.stream end
+    if streams == true then
+      misuse.raise(("client:chat_many: list[%d] asks for stream = true; streams need client:stream"):format(i))
     end
   end
   local results, active, nactive, nexti = {}, {}, 0, 1

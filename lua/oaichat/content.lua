@@ -1,13 +1,15 @@
 --- Content parts for multimodal messages: text, image URLs and images sent
 -- inline as data: URIs. Every helper raises on bad input, because helpers are
 -- used inside table constructors, where a nil would silently drop a part.
+local config = require("oaichat.config")
 local core = require("oaichat.core")
 local misuse = require("oaichat.misuse")
 
 local M = {}
 
---- Default limit of image_file / image_data (bytes); opts.max_bytes overrides it.
-M.MAX_IMAGE_BYTES = 20 * 1024 * 1024
+--- Default limit of image_file / image_data (bytes), the client option
+-- max_image_bytes' default; opts.max_bytes overrides it.
+M.MAX_IMAGE_BYTES = config.DEFAULTS.max_image_bytes
 
 ---@class oaichat.TextPart
 ---@field type "text"
@@ -39,7 +41,7 @@ local function fail(where, msg)
   misuse.raise(where .. ": " .. msg)
 end
 
-local function check_opts(opts, where)
+local function check_opts(opts, where, default_max)
   if opts ~= nil and type(opts) ~= "table" then
     fail(where, "opts must be a table, got " .. type(opts))
   end
@@ -51,7 +53,7 @@ local function check_opts(opts, where)
   if max ~= nil and type(max) ~= "number" then
     fail(where, "opts.max_bytes must be a number, got " .. type(max))
   end
-  return opts, max or M.MAX_IMAGE_BYTES
+  return opts, max or default_max or M.MAX_IMAGE_BYTES
 end
 
 local function image_part(url, detail)
@@ -95,19 +97,14 @@ local function data_part(bytes, mime, detail)
   return image_part(core.base64(bytes, "data:" .. mime .. ";base64,"), detail)
 end
 
---- An image from bytes in memory, sent inline as a data: URI. `mime` is
--- sniffed from the bytes when omitted.
----@param bytes string
----@param mime? string  e.g. "image/png"
----@param opts? oaichat.ImageOptions
----@return oaichat.ImagePart
-function M.image_data(bytes, mime, opts)
-  local where = "oaichat.image_data"
+-- image_data for a caller named `where` whose limit is default_max
+-- (client:image_data passes the client's max_image_bytes).
+function M.image_data_at(bytes, mime, opts, where, default_max)
   if type(bytes) ~= "string" or bytes == "" then
     fail(where, "bytes must be a non-empty string, got " .. (bytes == "" and "\"\"" or type(bytes)))
   end
   local max
-  opts, max = check_opts(opts, where)
+  opts, max = check_opts(opts, where, default_max)
   if #bytes > max then
     fail(where, ("the image is %d bytes, over max_image_bytes (%d)"):format(#bytes, max))
   end
@@ -119,6 +116,17 @@ function M.image_data(bytes, mime, opts)
       (type(mime) == "string" and ("%q"):format(mime) or type(mime)))
   end
   return data_part(bytes, mime, opts.detail)
+end
+
+--- An image from bytes in memory, sent inline as a data: URI. `mime` is
+-- sniffed from the bytes when omitted.
+---@param bytes string
+---@param mime? string  e.g. "image/png"
+---@param opts? oaichat.ImageOptions
+---@return oaichat.ImagePart
+function M.image_data(bytes, mime, opts)
+  local part = M.image_data_at(bytes, mime, opts, "oaichat.image_data")
+  return part
 end
 
 -- Reads a whole file after checking its size; raises naming the path.
@@ -147,6 +155,21 @@ local function read_image(path, max, where)
   return bytes
 end
 
+-- image_file for a caller named `where` whose limit is default_max.
+function M.image_file_at(path, opts, where, default_max)
+  if type(path) ~= "string" or path == "" then
+    fail(where, "path must be a non-empty string, got " .. (path == "" and "\"\"" or type(path)))
+  end
+  local max
+  opts, max = check_opts(opts, where, default_max)
+  local bytes = read_image(path, max, where)
+  local mime = sniff(bytes)
+  if not mime then
+    fail(where, path .. ": not a PNG, JPEG, GIF or WebP image (unrecognised file signature)")
+  end
+  return data_part(bytes, mime, opts.detail)
+end
+
 --- An image file sent inline as a data: URI; the MIME type comes from the
 -- file's magic bytes (PNG, JPEG, GIF or WebP). Raises naming the path for a
 -- missing file, a non-image, or a file over opts.max_bytes (20 MiB).
@@ -154,18 +177,9 @@ end
 ---@param opts? oaichat.ImageOptions
 ---@return oaichat.ImagePart
 function M.image_file(path, opts)
-  local where = "oaichat.image_file"
-  if type(path) ~= "string" or path == "" then
-    fail(where, "path must be a non-empty string, got " .. (path == "" and "\"\"" or type(path)))
-  end
-  local max
-  opts, max = check_opts(opts, where)
-  local bytes = read_image(path, max, where)
-  local mime = sniff(bytes)
-  if not mime then
-    fail(where, path .. ": not a PNG, JPEG, GIF or WebP image (unrecognised file signature)")
-  end
-  return data_part(bytes, mime, opts.detail)
+  -- not a tail call: Lua 5.1 would lose the caller's frame for misuse.raise
+  local part = M.image_file_at(path, opts, "oaichat.image_file")
+  return part
 end
 
 local function check_part(part, i, where)

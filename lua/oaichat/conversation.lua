@@ -163,7 +163,7 @@ function M.new(client, opts)
     table.insert(messages, 1, { role = "system", content = system })
   end
   return setmetatable({ client = client, system = system, params = deep_copy(opts.params or {}),
-    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning or "drop",
+    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning_policy or "drop",
     stream_usage = opts.stream_usage }, Conversation)
 end
 
@@ -232,7 +232,7 @@ function Conversation:_commit_response(user, resp)
   local msg = type(choice) == "table" and choice.message
   if type(msg) ~= "table" then
     return nil, errors.new("decode", "the response holds no choices[1].message",
-      { body = core.encode(resp):sub(1, 4096) })
+      { body = errors.excerpt(core.encode(resp)) })
   end
   self:_commit(user, msg, resp.usage)
   return message_text(msg)
@@ -321,8 +321,8 @@ local function chunk_piece(chunk)
   if type(chunk.choices) ~= "table" then return nil end
   for _, c in ipairs(chunk.choices) do
     if type(c) == "table" and (c.index == nil or c.index == 0) and type(c.delta) == "table" then
-      local piece = c.delta.content
-      if type(piece) == "string" and piece ~= "" then return piece end
+      local piece = accumulate.content_text(c.delta.content) -- text parts too, never thinking
+      if piece and piece ~= "" then return piece end
       return nil
     end
   end
@@ -734,7 +734,7 @@ function M.from_json(client, s)
     problem = "stream_usage is not a boolean"
   end
   if problem then
-    return nil, errors.new("decode", "client:conversation_from_json: " .. problem, { body = s:sub(1, 4096) })
+    return nil, errors.new("decode", "client:conversation_from_json: " .. problem, { body = errors.excerpt(s) })
   end
   local ok, conv = pcall(M.new, client, {
     system = obj.system ~= null and obj.system or nil,
@@ -743,7 +743,7 @@ function M.from_json(client, s)
     reasoning = obj.reasoning ~= null and obj.reasoning or nil,
     stream_usage = unnull(obj.stream_usage),
   })
-  if not ok then return nil, errors.new("decode", tostring(conv), { body = s:sub(1, 4096) }) end
+  if not ok then return nil, errors.new("decode", tostring(conv), { body = errors.excerpt(s) }) end
   if type(obj.usage) == "table" then conv._usages[1] = obj.usage end
   return conv
 end

@@ -4,7 +4,8 @@ local core = require("oaichat.core")
 
 local M = {}
 
-local BODY_MAX = 4096
+--- The most of a raw body an error keeps in err.body (API.md: 4 KiB).
+M.BODY_MAX = 4096
 
 local Error = {}
 Error.__index = Error
@@ -134,8 +135,10 @@ function M.new(kind, message, fields)
   return e
 end
 
-local function body_start(body, key)
-  return M.cut(body, BODY_MAX, key)
+--- The start of a raw body as err.body keeps it: BODY_MAX bytes, the key
+-- (or secrets) redacted first.
+function M.excerpt(body, key)
+  return M.cut(body, M.BODY_MAX, key)
 end
 
 local RETRY_STATUS = { [408] = true, [409] = true, [429] = true }
@@ -168,7 +171,8 @@ function M.from_transport(info, ctx)
     return M.new("limit", ("the response exceeded max_response_bytes (%d bytes); raise "
       .. "max_response_bytes to accept it"):format(ctx.max_bytes or 0), fields)
   elseif info.abort == "headers" then
-    return M.new("limit", "the response headers exceeded 256 KiB; the server's answer was refused", fields)
+    return M.new("limit", ("the response headers exceeded %d KiB; the server's answer was refused")
+      :format(math.floor(core.max_header_bytes / 1024)), fields)
   elseif info.abort == "nomem" then
     return M.new("limit", "out of memory while receiving the response", fields)
   elseif code == 27 then
@@ -245,7 +249,7 @@ function M.from_status(info, ctx)
   local obj = body ~= "" and core.decode(body)
   local is_error, msg = M.parse_error_body(obj, fields, true)
   if is_error then return M.new("api", msg or ("HTTP " .. status), fields) end
-  fields.body = body_start(body, keys[ctx])
+  fields.body = M.excerpt(body, keys[ctx])
   local snippet = fields.body:sub(1, 200):gsub("%s+", " ")
   return M.new("http", ("HTTP %d from %s%s"):format(status, ctx.url,
     snippet ~= "" and (": " .. snippet) or ""), fields)
@@ -254,7 +258,7 @@ end
 --- An error for a 2xx body that is not the JSON expected.
 function M.decode_error(body, why, info, ctx)
   return M.new("decode", "the response is not valid JSON: " .. tostring(why), {
-    key = keys[ctx], status = info and info.status, body = body_start(body, keys[ctx]),
+    key = keys[ctx], status = info and info.status, body = M.excerpt(body, keys[ctx]),
     request_id = info and info.headers["x-request-id"] })
 end
 

@@ -55,7 +55,8 @@ M.image_file = parts.image_file
 M.image_data = parts.image_data
 M.user = parts.user
 
---- The text of a response: choices[1].message.content (nil when absent).
+--- The text of a response: choices[1].message.content (nil when absent;
+-- the joined text parts when the content is an array).
 ---@param resp table
 ---@return string|nil
 function M.text(resp)
@@ -64,9 +65,8 @@ function M.text(resp)
   end
   local c = type(resp.choices) == "table" and resp.choices[1]
   local msg = type(c) == "table" and c.message
-  local content = type(msg) == "table" and msg.content
-  if type(content) == "string" then return content end
-  return nil
+  -- a content array (Mistral's magistral) gives its text parts, never its thinking
+  return accumulate.content_text(type(msg) == "table" and msg.content or nil)
 end
 
 --- The reasoning text of a response's first choice, whichever field the

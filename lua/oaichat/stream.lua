@@ -77,7 +77,7 @@ local function finish_transfer(s)
     else
       err = stream_error(s, "stream", ("expected an event stream but got %s"):format(
         info.headers["content-type"] or "no content type"), { status = info.status,
-        body = errors.cut(info.body, 4096, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
+        body = errors.excerpt(info.body, errors.key_of(ctx)), request_id = info.headers["x-request-id"] })
     end
   elseif complete then
     s.state = "done"
@@ -109,10 +109,10 @@ local function take_event(s, kind, v, raw)
     if type(v) == "table" and type(v.choices) == "table" then s.acc:add(v) end
     err = event_error(s, v, raw, fields)
   elseif kind == "chunk" then
-    fields.body = errors.cut(tostring(raw or core.encode(v)), 4096, errors.key_of(s.ctx))
+    fields.body = errors.excerpt(tostring(raw or core.encode(v)), errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = errors.cut(v, 4096, errors.key_of(s.ctx))
+    fields.body = errors.excerpt(v, errors.key_of(s.ctx))
     err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
