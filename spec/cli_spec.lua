@@ -377,7 +377,8 @@ describe("bin/oaichat", function()
       env.OAICHAT_BASE_URL = env.OAICHAT_BASE_URL or srv.url
       env.XDG_CONFIG_HOME = env.XDG_CONFIG_HOME or "/nonexistent"
       env.TERM = "xterm"
-      env.LUA_PATH, env.LUA_CPATH = os.getenv("LUA_PATH") or ";;", os.getenv("LUA_CPATH") or ";;"
+      env.LUA_PATH = env.LUA_PATH or os.getenv("LUA_PATH") or ";;"
+      env.LUA_CPATH = os.getenv("LUA_CPATH") or ";;"
       -- The shell around it ignores SIGINT, as an interactive shell is out
       -- of the way of its foreground job's Ctrl-C (else it would end too).
       local inner = "trap '' INT; " .. sub.env_prefix(env) .. " " .. sub.quote(server.interpreter())
@@ -627,6 +628,24 @@ describe("bin/oaichat", function()
       assert.is_nil(screen:find("piece40", 1, true))
       assert.is_nil(screen:find("traceback", 1, true), screen)
       assert.is_nil(io.open(file))
+      t:close()
+    end)
+
+    it("reads plain lines when lua-readline is not on the path", function()
+      -- Only the checkout on LUA_PATH: Debian's readline.lua is out of reach.
+      local t = start("", { LUA_PATH = "./lua/?.lua;./lua/?/init.lua" })
+      t:wait("> ")
+      t:type("plain line")
+      t:keys("Enter")
+      t:wait("Echo: plain line (1 message)")
+      -- No line editing: the arrow key's escape sequence is part of the text.
+      t:type("ab")
+      t:keys("Left")
+      t:keys("Enter")
+      t:wait("(3 messages)")
+      assert.equal("ab\27[D", body().messages[3].content)
+      t:keys("C-d")
+      assert.equal(0, t:exit_code())
       t:close()
     end)
 

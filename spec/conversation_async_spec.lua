@@ -79,6 +79,7 @@ describe("conversations in an event loop", function()
       assert.is_true(#texts >= 3, #texts .. " frames brought text")
       assert.equal(final, table.concat(texts))
       assert.equal(final, s:text())
+      assert.equal(200, s:meta().status)
       assert.is_true(nchunks >= #texts)
       -- The history: one message (system) every frame until the last one.
       for i = 1, #counts - 1 do assert.equal(1, counts[i]) end
@@ -146,6 +147,7 @@ describe("conversations in an event loop", function()
       assert.is_true(last[1])
       assert.equal("chatcmpl-mock-1", last[2].id)
       assert.is_nil(last[3])
+      assert.equal(200, last[4].status) -- the request's meta, as request:poll gives it
       assert.equal(final, r:text())
       assert.same({ { role = "system", content = "S" }, { role = "user", content = "Hi" },
         { role = "assistant", content = final } }, conv.messages)

@@ -2,7 +2,9 @@
 # `make rock`: packs rockspec/oaichat-VERSION-1.rockspec with a source
 # archive of the checkout (uncommitted changes included) into
 # build/oaichat-VERSION-1.src.rock, installs that rock into a temporary tree
-# and runs the installed command and module from there.
+# and runs the installed command and module from there. Then `luarocks make`
+# of the scm rockspec from the checkout, as the README says: it must leave
+# no object or core.so beside the sources, and its command must start.
 # Usage: tools/rock.sh VERSION LUA_VERSION   (LUA_VERSION: 5.1 ... 5.4)
 set -eu
 version=$1
@@ -19,9 +21,10 @@ out=$(pwd)/build
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out" "$work/pack"
-# The archive the release rockspec names (its source.url's basename and dir).
-tree=$(git stash create 2>/dev/null || true)
-git archive --format=tar.gz --prefix="oaichat-$version/" -o "$work/pack/v$version.tar.gz" "${tree:-HEAD}"
+# The archive the release rockspec names (its source.url's basename and dir):
+# the files git knows of or would add, as they are in the working tree.
+git ls-files --cached --others --exclude-standard | while IFS= read -r f; do [ -e "$f" ] && echo "$f"; done |
+  tar --transform "s,^,oaichat-$version/," -czf "$work/pack/v$version.tar.gz" -T -
 cp "$spec" "$work/pack/"
 rock=$out/oaichat-$version-1.src.rock
 rm -f "$rock"
@@ -50,3 +53,16 @@ for dir in package.cpath:gmatch("[^;]+") do
 end
 LUA
 echo "oaichat: $got (installed from the source rock into a temporary tree)"
+
+# Objects or shared libraries beside the sources (build/ is the build tree).
+stray() { find . -path ./build -prune -o -path ./bench/node -prune -o \( -name '*.so' -o -name '*.o' \) -print; }
+[ -z "$(stray)" ] || { echo "oaichat: objects beside the sources before luarocks make:" >&2; stray >&2; exit 1; }
+luarocks --lua-version="$lua_version" --tree="$work/make" make --deps-mode=none rockspec/oaichat-scm-1.rockspec \
+  >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
+[ -z "$(stray)" ] || { echo "oaichat: luarocks make left objects beside the sources:" >&2; stray >&2; exit 1; }
+grep -q "exec '/usr/bin/lua$lua_version'" "$work/make/bin/oaichat" ||
+  { echo "oaichat: the command's wrapper does not run lua$lua_version:" >&2; cat "$work/make/bin/oaichat" >&2; exit 1; }
+eval "$(luarocks --lua-version="$lua_version" --tree="$work/make" path)"
+got=$(cd / && "$work/make/bin/oaichat" --version)
+[ "$got" = "oaichat $version" ] || { echo "oaichat: luarocks make's command says '$got'" >&2; exit 1; }
+echo "oaichat: luarocks make built outside the sources; its command runs lua$lua_version and says: $got"

@@ -163,7 +163,7 @@ function M.new(client, opts)
     table.insert(messages, 1, { role = "system", content = system })
   end
   return setmetatable({ client = client, system = system, params = deep_copy(opts.params or {}),
-    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning or "drop",
+    messages = messages, _usages = {}, reasoning = opts.reasoning or client.reasoning_policy or "drop",
     stream_usage = opts.stream_usage }, Conversation)
 end
 

@@ -57,6 +57,7 @@ end
 table.sort(names)
 
 --- The preset names, sorted.
+---@type string[]
 M.names = names
 M.DEFAULT = "starmagic"
 
