@@ -153,6 +153,8 @@ static struct curl_slist *core_header_list(lua_State *L, int t) {
 
 /* ---- session -------------------------------------------------------- */
 
+static int core_encode(lua_State *L);
+
 static void core_gc_pressure(lua_State *L, http_multi *m);
 
 static int core_multi_close(lua_State *L) {
@@ -246,13 +248,48 @@ static int core_session_tostring(lua_State *L) {
 }
 
 /* session:start(spec) -> transfer. The spec table is built by the Lua layer. */
+/* A body given as a table is encoded here once, and the spec keeps the
+   text for later attempts. Returns 0, or pushes the encoder's message. */
+static int core_encode_body(lua_State *L, int spec) {
+  lua_getfield(L, spec, "body");
+  if (lua_type(L, -1) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushvalue(L, ENCODE_FN);
+  lua_pushvalue(L, DECODE_FN);
+  lua_pushcclosure(L, core_encode, 2);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != 0) return -1;
+  lua_setfield(L, spec, "body");
+  return 0;
+}
+
+/* session:start(spec) -> transfer | nil, "closed" | nil, "encode", message.
+   The spec table is built by the Lua layer; its body may be a table. */
 static int core_session_start(lua_State *L) {
-  core_session *s = core_check_session(L, 1);
+  core_session *s = luaL_checkudata(L, 1, SESSION_MT);
   http_request r;
   core_transfer *t;
   size_t body_len = 0;
   luaL_checktype(L, 2, LUA_TTABLE);
+  if (!s->open) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  if (core_encode_body(L, 2) != 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "encode");
+    lua_pushvalue(L, -3);
+    return 3;
+  }
   core_gc_pressure(L, s->http.m);
+  if (!s->open) { /* a finaliser closed it */
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
   memset(&r, 0, sizeof(r));
   r.url = core_opt_string(L, 2, "url");
   if (r.url == NULL) return luaL_error(L, "oaichat: request needs a url");
@@ -289,36 +326,6 @@ static int core_session_start(lua_State *L) {
 
 /* ---- transfer ------------------------------------------------------- */
 
-static int core_transfer_wait(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  long ms = core_opt_ms(L, 2, -1);
-  int want = lua_toboolean(L, 3);
-  if (!t->live) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, http_transfer_wait(&t->http, ms, want));
-  return 1;
-}
-
-static int core_transfer_done(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  lua_pushboolean(L, !t->live || t->http.done);
-  return 1;
-}
-
-static int core_transfer_sse_done(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  lua_pushboolean(L, t->live && t->http.sse_status == SSE_DONE);
-  return 1;
-}
-
-static int core_transfer_pending_events(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  lua_pushboolean(L, t->live && t->http.events_pos < t->http.events.len);
-  return 1;
-}
-
 /* Whether JSON text is an object (its first non-blank byte is '{'). */
 static int core_is_object(const char *p, size_t len) {
   size_t i = 0;
@@ -326,14 +333,11 @@ static int core_is_object(const char *p, size_t len) {
   return i < len && p[i] == '{';
 }
 
-/* Returns kind, value, raw: "chunk", table | "error", table or nil, raw |
-   "bad", raw, message | nothing when no event is queued. */
-static int core_transfer_next_event(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  int kind;
-  const char *data;
-  size_t len;
-  if (!t->live || !http_transfer_next_event(&t->http, &kind, &data, &len)) return 0;
+/* Pushes the results of one SSE event, decided here once: "chunk", object |
+   "error", decoded or nil, raw (an `event: error` or a payload with a
+   non-null "error") | "bad", raw, why (not JSON, or JSON but not an object:
+   decode errors). Returns the number of values. */
+static int core_push_event(lua_State *L, int kind, const char *data, size_t len) {
   if (json_decode(L, DECODE_FN, data, len)) {
     int is_error = kind == HTTP_EVENT_ERROR;
     if (!is_error && lua_type(L, -1) == LUA_TTABLE) {
@@ -344,9 +348,9 @@ static int core_transfer_next_event(lua_State *L) {
     if (!is_error && !core_is_object(data, len)) {
       /* [1,2,3] decodes to a table too; as a completion it is a decode error */
       lua_pop(L, 1);
-      lua_pushstring(L, "chunk");
+      lua_pushliteral(L, "bad");
       lua_pushlstring(L, data, len);
-      lua_pushvalue(L, -1);
+      lua_pushliteral(L, "not an object");
       return 3;
     }
     lua_pushstring(L, is_error ? "error" : "chunk");
@@ -357,14 +361,15 @@ static int core_transfer_next_event(lua_State *L) {
   }
   if (kind == HTTP_EVENT_ERROR) {
     lua_pop(L, 1);
-    lua_pushstring(L, "error");
+    lua_pushliteral(L, "error");
     lua_pushnil(L);
     lua_pushlstring(L, data, len);
     return 3;
   }
-  lua_pushstring(L, "bad");
+  lua_pushliteral(L, "bad"); /* below the decoder's message */
+  lua_insert(L, -2);
   lua_pushlstring(L, data, len);
-  lua_pushvalue(L, -3);
+  lua_insert(L, -2);
   return 3;
 }
 
@@ -382,63 +387,25 @@ static const char *core_abort_name(int reason) {
 /* Pushes a table of the response headers, names lower-cased; a repeated
    header's values are joined with ", ". */
 static void core_push_headers(lua_State *L, const buf *head) {
-  const char *p = head->data, *end = head->data + head->len;
+  http_header_iter it;
+  const char *name, *value;
+  size_t nlen, vlen;
   lua_newtable(L);
-  while (p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
-    char name[128];
-    if (eol == NULL) eol = end;
-    colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon != NULL && !(eol - p >= 5 && memcmp(p, "HTTP/", 5) == 0) &&
-        (size_t)(colon - p) < sizeof(name)) {
-      size_t i, nlen = (size_t)(colon - p);
-      const char *v = colon + 1, *ve = eol;
-      for (i = 0; i < nlen; i++) {
-        char c = p[i];
-        name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-      }
-      while (v < ve && (*v == ' ' || *v == '\t')) v++;
-      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-      lua_pushlstring(L, name, nlen);
-      lua_pushvalue(L, -1);
-      lua_rawget(L, -3);
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, v, (size_t)(ve - v));
-      } else {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, v, (size_t)(ve - v));
-        lua_concat(L, 3);
-      }
-      lua_rawset(L, -3);
+  http_header_begin(&it, head);
+  while (http_header_next(&it, &name, &nlen, &value, &vlen)) {
+    lua_pushlstring(L, name, nlen);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushlstring(L, value, vlen);
+    } else {
+      lua_pushliteral(L, ", ");
+      lua_pushlstring(L, value, vlen);
+      lua_concat(L, 3);
     }
-    p = eol + 1;
+    lua_rawset(L, -3);
   }
-}
-
-/* Pushes the x-request-id header's value, or nil. */
-static void core_push_request_id(lua_State *L, const buf *head) {
-  static const char name[] = "x-request-id:";
-  const size_t n = sizeof(name) - 1;
-  const char *p = head->data, *end = head->data + head->len;
-  while (p && (size_t)(end - p) > n) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    size_t i;
-    for (i = 0; i < n; i++) {
-      char c = p[i];
-      if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-      if (c != name[i]) break;
-    }
-    if (i == n) {
-      const char *v = p + n, *ve = eol ? eol : end;
-      while (v < ve && (*v == ' ' || *v == '\t')) v++;
-      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-      lua_pushlstring(L, v, (size_t)(ve - v));
-      return;
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  lua_pushnil(L);
 }
 
 /* transfer:headers() -> the response headers, names lower-cased. */
@@ -453,36 +420,53 @@ static void core_set_int(lua_State *L, const char *k, long v) {
   lua_setfield(L, -2, k);
 }
 
-/* transfer:info([with_headers]) -> {done, code, error, status, [headers],
-   body, abort, ...} */
-static int core_transfer_info(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
+static void core_set_string(lua_State *L, const char *k, const char *v) {
+  if (v == NULL) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* A body the caller gets decoded: a 2xx answer to a request (not a stream).
+   Sets info.value to the object, or info.body and info.why when it is not a
+   JSON object; any other body is info.body as is. */
+static void core_set_body(lua_State *L, const http_transfer *h) {
+  const char *data = h->body.data ? h->body.data : "";
+  if (!h->stream && h->result == CURLE_OK && h->status >= 200 && h->status <= 299) {
+    if (json_decode(L, DECODE_FN, data, h->body.len)) {
+      if (lua_type(L, -1) == LUA_TTABLE && core_is_object(data, h->body.len)) {
+        lua_setfield(L, -2, "value");
+        return;
+      }
+      lua_pop(L, 1);
+      lua_pushliteral(L, "expected a JSON object");
+    }
+    lua_setfield(L, -2, "why");
+  }
+  lua_pushlstring(L, data, h->body.len);
+  lua_setfield(L, -2, "body");
+}
+
+/* Pushes what a transfer reports: {done, code, error, failure, what,
+   status, headers, body | value, abort, got_response, sse_done, sse, bytes,
+   time, started, now, ip}. */
+static void core_push_info(lua_State *L, core_transfer *t) {
   http_transfer *h = &t->http;
-  const char *abort_name = core_abort_name(h->abort_reason);
-  int with_headers = lua_toboolean(L, 2);
+  http_failure f = http_classify(h->result);
   double elapsed = 0;
-  lua_createtable(L, 0, 12);
+  lua_createtable(L, 0, 16);
   lua_pushboolean(L, h->done || !t->live);
   lua_setfield(L, -2, "done");
   core_set_int(L, "code", (long)h->result);
   if (h->result != CURLE_OK) {
-    lua_pushstring(L, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
-    lua_setfield(L, -2, "error");
+    core_set_string(L, "error", h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
+    core_set_string(L, "failure", f.kind);
+    core_set_string(L, "what", f.what);
   }
   core_set_int(L, "status", h->status);
-  if (with_headers) { /* only when asked: most successes never read them */
-    core_push_headers(L, &h->head);
-    lua_setfield(L, -2, "headers");
-  } else {
-    core_push_request_id(L, &h->head);
-    lua_setfield(L, -2, "request_id");
-  }
-  lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-  lua_setfield(L, -2, "body");
-  if (abort_name) {
-    lua_pushstring(L, abort_name);
-    lua_setfield(L, -2, "abort");
-  }
+  core_push_headers(L, &h->head);
+  lua_setfield(L, -2, "headers");
+  core_set_body(L, h);
+  core_set_string(L, "abort", core_abort_name(h->abort_reason));
   lua_pushboolean(L, h->head.len > 0);
   lua_setfield(L, -2, "got_response");
   lua_pushboolean(L, h->sse_status == SSE_DONE);
@@ -493,14 +477,45 @@ static int core_transfer_info(lua_State *L) {
   if (h->easy) {
     char *ip = NULL;
     curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &elapsed);
-    if (curl_easy_getinfo(h->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) {
-      lua_pushstring(L, ip);
-      lua_setfield(L, -2, "ip");
-    }
+    if (curl_easy_getinfo(h->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) core_set_string(L, "ip", ip);
   }
   lua_pushnumber(L, elapsed);
   lua_setfield(L, -2, "time");
+  lua_pushnumber(L, h->start_ms / 1000.0); /* core.now()'s clock */
+  lua_setfield(L, -2, "started");
+  lua_pushnumber(L, http_now_ms() / 1000.0);
+  lua_setfield(L, -2, "now");
+}
+
+/* transfer:info() -> what the transfer reports so far (see core_push_info). */
+static int core_transfer_info(lua_State *L) {
+  core_push_info(L, core_check_transfer(L, 1));
   return 1;
+}
+
+/* transfer:next([timeout_ms]) -> one step, the whole boundary of a stream
+   or request: "chunk", object | "error", obj, raw | "bad", raw, why (see
+   core_push_event) | "end", info (the transfer finished, or [DONE] came and
+   its grace passed; it is freed) | nothing when timeout_ms passed first
+   (nil or < 0: no limit). */
+static int core_transfer_next(lua_State *L) {
+  core_transfer *t = core_check_transfer(L, 1);
+  long ms = core_opt_ms(L, 2, -1);
+  int kind = 0, step;
+  const char *data = NULL;
+  size_t len = 0;
+  if (!t->live) {
+    lua_pushliteral(L, "closed");
+    return 1;
+  }
+  step = http_transfer_next(&t->http, ms, &kind, &data, &len);
+  if (step == HTTP_NEXT_EVENT) return core_push_event(L, kind, data, len);
+  if (step == HTTP_NEXT_NONE) return 0;
+  lua_pushliteral(L, "end");
+  core_push_info(L, t);
+  http_transfer_free(&t->http);
+  t->live = 0;
+  return 2;
 }
 
 static int core_transfer_close(lua_State *L) {
@@ -509,12 +524,6 @@ static int core_transfer_close(lua_State *L) {
     http_transfer_free(&t->http);
     t->live = 0;
   }
-  return 0;
-}
-
-static int core_transfer_cancel(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  if (t->live) http_transfer_cancel(&t->http);
   return 0;
 }
 
@@ -554,18 +563,6 @@ static int core_sleep(lua_State *L) {
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   nanosleep(&ts, NULL);
   return 0;
-}
-
-static int core_utf8_valid(lua_State *L) {
-  size_t len, bad = 0;
-  const char *s = luaL_checklstring(L, 1, &len);
-  if (json_utf8_valid(s, len, &bad)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_pushinteger(L, (lua_Integer)bad + 1);
-  return 2;
 }
 
 /* base64(s [, prefix]) -> prefix .. base64 of s, built in one buffer. */
@@ -612,16 +609,13 @@ static const luaL_Reg core_session_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg core_transfer_methods[] = {
-    {"wait", core_transfer_wait},       {"done", core_transfer_done},
-    {"next_event", core_transfer_next_event}, {"has_events", core_transfer_pending_events},
-    {"sse_done", core_transfer_sse_done},
-    {"info", core_transfer_info},       {"headers", core_transfer_headers},       {"cancel", core_transfer_cancel},
-    {"close", core_transfer_close},     {NULL, NULL}};
+    {"next", core_transfer_next}, {"info", core_transfer_info},
+    {"headers", core_transfer_headers}, {"close", core_transfer_close},
+    {NULL, NULL}};
 
 static const luaL_Reg core_functions[] = {
     {"session", core_session_new}, {"encode", core_encode}, {"decode", core_decode},
-    {"now", core_now},             {"sleep", core_sleep},   {"utf8_valid", core_utf8_valid},
-    {"base64", core_base64},
+    {"now", core_now},             {"sleep", core_sleep},   {"base64", core_base64},
     {NULL, NULL}};
 
 /* Creates metatable tname with methods (sharing the two JSON upvalues on

@@ -10,6 +10,8 @@
 /* An unread stream stops reading its socket once this many bytes of events
    are queued (the server then waits on TCP), and resumes below half of it. */
 #define HTTP_QUEUE_MAX (1024 * 1024)
+/* How long a transfer may take to finish its body after `data: [DONE]`. */
+#define HTTP_DONE_GRACE_MS 200.0
 #define HTTP_POOL_MAX ((int)(sizeof(((http_session *)0)->pool) / sizeof(CURL *)))
 
 static void http_compact(http_transfer *t);
@@ -173,7 +175,6 @@ static int http_on_event(void *ud, const char *event, size_t event_len, const ch
   buf_append(&t->events, &kind, 1);
   buf_append(&t->events, &data_len, sizeof(size_t));
   buf_append(&t->events, data, data_len);
-  t->nevents++;
   return 0;
 }
 
@@ -371,14 +372,8 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
   return 0;
 }
 
-/* Waiting for events also ends at [DONE], which queues no event itself. */
-static int http_ready(const http_transfer *t, int want_events) {
-  return t->done ||
-         (want_events && (t->events_pos < t->events.len || t->sse_status == SSE_DONE));
-}
-
 /* Resumes a paused stream once the reader has taken enough of its queue.
-   Not from next_event: resuming may run the write callback at once, which
+   Only before popping: resuming may run the write callback at once, which
    could move the queue under an event being read. */
 static void http_resume(http_transfer *t) {
   if (!t->paused || t->done || t->events.len - t->events_pos >= HTTP_QUEUE_MAX / 2) return;
@@ -387,27 +382,8 @@ static void http_resume(http_transfer *t) {
   curl_easy_pause(t->easy, CURLPAUSE_CONT);
 }
 
-int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events) {
-  double deadline = timeout_ms < 0 ? -1 : http_now_ms() + (double)timeout_ms;
-  http_resume(t);
-  if (timeout_ms == 0 && t->sess && http_now_ms() - t->sess->m->performed_ms < HTTP_TICK_MS)
-    return http_ready(t, want_events) || t->sess == NULL;
-  for (;;) {
-    if (http_ready(t, want_events) || t->sess == NULL) return 1;
-    http_compact(t);
-    http_perform(t->sess->m);
-    if (http_ready(t, want_events)) return 1;
-    if (deadline >= 0) {
-      double left = deadline - http_now_ms();
-      if (left <= 0) return 0;
-      http_poll(t->sess->m, (long)left + 1);
-    } else {
-      http_poll(t->sess->m, -1);
-    }
-  }
-}
-
-int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len) {
+/* Pops the next queued SSE event; returns 0 when none is queued. */
+static int http_pop_event(http_transfer *t, int *kind, const char **data, size_t *len) {
   size_t n;
   const char *p;
   if (t->events_pos >= t->events.len) {
@@ -424,6 +400,51 @@ int http_transfer_next_event(http_transfer *t, int *kind, const char **data, siz
   return 1;
 }
 
+/* After [DONE] with nothing queued, the body's end gets a short grace so the
+   connection can be reused; past it the transfer ends (closing that
+   connection) and still counts as complete. Returns 1 once it ended. */
+static int http_done_graced(http_transfer *t, double now) {
+  if (t->sse_status != SSE_DONE) return 0;
+  if (t->done_seen_ms == 0) t->done_seen_ms = now;
+  if (now - t->done_seen_ms < HTTP_DONE_GRACE_MS) return 0;
+  http_finish(t, CURLE_OK);
+  return 1;
+}
+
+/* How long the next wait may last: until deadline (< 0: none) and, after
+   [DONE], until the grace ends. */
+static long http_wait_ms(const http_transfer *t, double deadline, double now) {
+  long ms = deadline < 0 ? -1 : (long)(deadline - now) + 1;
+  if (t->sse_status == SSE_DONE) {
+    long g = (long)(t->done_seen_ms + HTTP_DONE_GRACE_MS - now) + 1;
+    if (ms < 0 || g < ms) ms = g;
+  }
+  return ms;
+}
+
+int http_transfer_next(http_transfer *t, long timeout_ms, int *kind, const char **data,
+                       size_t *len) {
+  double now = http_now_ms();
+  double deadline = timeout_ms < 0 ? -1 : now + (double)timeout_ms;
+  int performed = 0;
+  http_resume(t);
+  for (;;) {
+    if (http_pop_event(t, kind, data, len)) return HTTP_NEXT_EVENT;
+    if (t->done || t->sess == NULL) return HTTP_NEXT_END;
+    now = http_now_ms();
+    if (http_done_graced(t, now)) return HTTP_NEXT_END;
+    if (performed) {
+      if (deadline >= 0 && now >= deadline) return HTTP_NEXT_NONE;
+      http_poll(t->sess->m, http_wait_ms(t, deadline, now));
+    } else if (timeout_ms == 0 && now - t->sess->m->performed_ms < HTTP_TICK_MS) {
+      return HTTP_NEXT_NONE;
+    }
+    http_compact(t);
+    http_perform(t->sess->m);
+    performed = 1;
+  }
+}
+
 /* Drops consumed events so a long stream's queue stays small. */
 static void http_compact(http_transfer *t) {
   if (t->events_pos > 65536 && t->events_pos * 2 > t->events.len) {
@@ -431,6 +452,78 @@ static void http_compact(http_transfer *t) {
     t->events_pos = 0;
   }
 }
+
+/* ---- results and headers ------------------------------------------- */
+
+http_failure http_classify(CURLcode code) {
+  http_failure f = {NULL, NULL};
+  switch (code) {
+  case CURLE_OK: return f;
+  case CURLE_OPERATION_TIMEDOUT: f.kind = "timeout"; return f;
+  case CURLE_OUT_OF_MEMORY: f.kind = "nomem"; return f;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_USE_SSL_FAILED:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CLIENTCERT: f.kind = "tls"; return f;
+  default: f.kind = "connection"; break;
+  }
+  switch (code) {
+  case CURLE_COULDNT_RESOLVE_PROXY: f.what = "could not resolve the proxy"; break;
+  case CURLE_COULDNT_RESOLVE_HOST: f.what = "could not resolve the host"; break;
+  case CURLE_COULDNT_CONNECT: f.what = "could not connect"; break;
+  case CURLE_PARTIAL_FILE: f.what = "the connection closed before the whole response arrived"; break;
+  case CURLE_GOT_NOTHING: f.what = "the server closed the connection without answering"; break;
+  case CURLE_SEND_ERROR: f.what = "sending failed"; break;
+  case CURLE_RECV_ERROR: f.what = "receiving failed (connection reset?)"; break;
+  default: f.what = "transfer failed"; break;
+  }
+  return f;
+}
+
+void http_header_begin(http_header_iter *it, const buf *head) {
+  it->p = head->data;
+  it->end = head->data ? head->data + head->len : NULL;
+}
+
+int http_header_next(http_header_iter *it, const char **name, size_t *nlen, const char **value,
+                     size_t *vlen) {
+  while (it->p && it->p < it->end) {
+    const char *p = it->p, *eol = memchr(p, '\n', (size_t)(it->end - p)), *colon;
+    if (eol == NULL) eol = it->end;
+    it->p = eol + 1;
+    colon = memchr(p, ':', (size_t)(eol - p));
+    if (colon != NULL && !(eol - p >= 5 && memcmp(p, "HTTP/", 5) == 0) &&
+        (size_t)(colon - p) < sizeof(it->name)) {
+      size_t i, n = (size_t)(colon - p);
+      const char *v = colon + 1, *ve = eol;
+      for (i = 0; i < n; i++) {
+        char c = p[i];
+        it->name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+      }
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      *name = it->name;
+      *nlen = n;
+      *value = v;
+      *vlen = (size_t)(ve - v);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* ---- ending transfers ----------------------------------------------- */
 
 void http_transfer_cancel(http_transfer *t) {
   if (!t->done) {

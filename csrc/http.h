@@ -94,7 +94,7 @@ struct http_transfer {
   buf body;   /* body, or the error body of a failed stream */
   buf events; /* queued SSE events: kind byte, size_t length, data */
   size_t events_pos;
-  size_t nevents;
+  double done_seen_ms; /* when [DONE] was parsed with nothing queued */
   int paused; /* the write callback paused: the queue is over its bound */
   sse_parser sse;
 };
@@ -116,11 +116,32 @@ OC_HIDDEN int http_session_step(http_session *s, long timeout_ms);
 /* Sets up t (zeroed memory) and adds it to s. Returns 0, or -1 with a message
    in t->errbuf. On failure t still needs http_transfer_free. */
 OC_HIDDEN int http_transfer_start(http_session *s, http_transfer *t, http_request *r);
-/* Drives the session until t is done (or has a queued event, when
-   want_events), or timeout_ms passes (< 0: no limit). Returns 1 if ready. */
-OC_HIDDEN int http_transfer_wait(http_transfer *t, long timeout_ms, int want_events);
-/* Pops the next SSE event; returns 0 when none is queued. */
-OC_HIDDEN int http_transfer_next_event(http_transfer *t, int *kind, const char **data, size_t *len);
+enum http_next { HTTP_NEXT_NONE = 0, HTTP_NEXT_EVENT, HTTP_NEXT_END };
+/* One step of t: pops its next queued SSE event (HTTP_NEXT_EVENT, with kind
+   and data valid until the next call), or reports its end (HTTP_NEXT_END:
+   done, or [DONE] seen and its grace over), driving the session up to
+   timeout_ms (< 0: no limit; 0: one perform at most) for either to happen. */
+OC_HIDDEN int http_transfer_next(http_transfer *t, long timeout_ms, int *kind, const char **data,
+                                 size_t *len);
+/* What a libcurl result means for the caller: kind "timeout", "tls",
+   "nomem" or "connection" (resolve, connect, resets...), and for some
+   connection failures a short description. kind is NULL for CURLE_OK. */
+typedef struct http_failure {
+  const char *kind;
+  const char *what;
+} http_failure;
+OC_HIDDEN http_failure http_classify(CURLcode code);
+
+/* The one parser of response header lines ("HTTP/" status lines skipped):
+   names are lower-cased into the iterator's buffer, values trimmed. */
+typedef struct http_header_iter {
+  const char *p, *end;
+  char name[128];
+} http_header_iter;
+OC_HIDDEN void http_header_begin(http_header_iter *it, const buf *head);
+OC_HIDDEN int http_header_next(http_header_iter *it, const char **name, size_t *nlen,
+                               const char **value, size_t *vlen);
+
 OC_HIDDEN void http_transfer_cancel(http_transfer *t);
 OC_HIDDEN void http_transfer_free(http_transfer *t);
 

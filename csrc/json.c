@@ -110,10 +110,13 @@ static int json_fail(json_walk *w, const char *why) {
   return 0;
 }
 
+/* Compact JSON has no blanks: one test settles most calls. */
 static void json_ws(json_walk *w) {
-  while (w->i < w->len &&
-         (w->p[w->i] == ' ' || w->p[w->i] == '\n' || w->p[w->i] == '\r' || w->p[w->i] == '\t'))
-    w->i++;
+  size_t i = w->i;
+  const unsigned char *p = w->p;
+  if (i >= w->len || p[i] > ' ') return;
+  while (i < w->len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')) i++;
+  w->i = i;
 }
 
 /* Bytes that end a run of plain string bytes: '"', '\\' and non-ASCII. */

@@ -342,6 +342,7 @@ report("rss_kib", rss_kib() - rss0)
       assert.equal(1, #got)
       assert.equal("decode", err.kind)
       assert.equal("[1,2,3]", err.body)
+      assert.equal("a stream chunk is not a JSON object", err.message)
       srv:queue{ { body = "[1,2,3]" } }
       local _, cerr = c:chat("hi")
       assert.equal("decode", cerr.kind)

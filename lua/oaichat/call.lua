@@ -14,19 +14,25 @@ local M = {}
 local specs = setmetatable({}, { __mode = "k" })
 
 --- Starts the next attempt's transfer; the first start gives the spec. If
--- the client was closed meanwhile, the call ends as canceled instead.
+-- the client was closed meanwhile, the call ends as canceled instead. The
+-- spec's body may be a table: the C side encodes it once (a value JSON
+-- cannot hold raises at the user's call, naming spec.where).
 function M.start(call, spec)
   if spec then specs[call] = spec end
-  call.started = call.started or core.now()
   call.wait_until = nil
-  if not call.session:is_open() then
+  local t, why, msg = call.session:start(specs[call])
+  if not t then
+    call.state = "done"
+    if why == "encode" then
+      misuse.raise(("%s: cannot encode the request as JSON: %s"):format(specs[call].where or "oaichat",
+        tostring(msg)))
+    end
     call.err = errors.new("canceled", "the client was closed before the next attempt",
       { attempts = call.attempt })
-    call.state = "done"
     return
   end
   call.attempt = call.attempt + 1
-  call.transfer = call.session:start(specs[call])
+  call.transfer = t
   call.state = "running"
 end
 
@@ -63,31 +69,26 @@ function M.fail(call, err, headers)
   end
 end
 
--- Success needs no response headers; a shared empty table stands in.
-local NO_HEADERS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+--- Records the end of call's transfer, given the info its last step
+-- returned (the transfer is freed). A call with want_meta keeps its
+-- resp_meta (oaichat.Meta). Returns info.
+function M.ended(call, info)
+  call.transfer = nil
+  call.started = call.started or info.started
+  if call.want_meta and not (call.resp_meta and call.resp_meta.attempts == call.attempt) then
+    call.resp_meta = meta.build(call, info.status, info.headers, info.now) or call.resp_meta
+  end
+  return info
+end
 
---- Closes the current transfer, if any, and returns its final info. Unless
--- all_headers, the headers are read only when the transfer failed or its
--- status is not 2xx (a stream's errors after a 2xx need them too). A call
--- with want_meta reads them always and keeps its resp_meta (oaichat.Meta).
-function M.take_info(call, all_headers)
+--- Closes the current transfer (which has not ended by itself: an error
+-- event stopped it) and returns its final info.
+function M.take_info(call)
   local t = call.transfer
   if not t then return nil end
   local info = t:info()
-  all_headers = all_headers or call.want_meta
-  if all_headers or info.code ~= 0 or info.status < 200 or info.status > 299 then
-    info.headers = t:headers()
-  elseif info.request_id then
-    info.headers = { ["x-request-id"] = info.request_id }
-  else
-    info.headers = NO_HEADERS
-  end
   t:close()
-  call.transfer = nil
-  if call.want_meta and not (call.resp_meta and call.resp_meta.attempts == call.attempt) then
-    call.resp_meta = meta.build(call, info.status, info.headers) or call.resp_meta
-  end
-  return info
+  return M.ended(call, info)
 end
 
 --- In state "waiting": starts the next attempt when due. Otherwise sleeps

@@ -339,8 +339,14 @@ function Client:_prepare(messages, opts, streaming, where)
     misuse.raise(("%s: stream = true needs client:stream(messages, opts), which returns a stream to iterate")
       :format(where))
   end
-  local ok, json = pcall(core.encode, body)
-  if not ok then misuse.raise(("%s: cannot encode the request as JSON: %s"):format(where, tostring(json))) end
+  -- The C side encodes the body when the transfer starts (one call fewer);
+  -- the debug trace shows the text, so it is encoded here then.
+  local json = body
+  if self.debug then
+    local ok, text = pcall(core.encode, body)
+    if not ok then misuse.raise(("%s: cannot encode the request as JSON: %s"):format(where, tostring(text))) end
+    json = text
+  end
   local lines = prepared[self].lines[streaming]
   if opts.headers then
     local map = header_map(prepared[self].base, opts.headers)
@@ -348,7 +354,7 @@ function Client:_prepare(messages, opts, streaming, where)
     lines = header_lines(map)
   end
   local spec, ctx = self:_transport(self.url, opts, streaming)
-  spec.body, spec.headers = json, lines
+  spec.body, spec.headers, spec.where = json, lines, where
   self:_seal(spec, ctx, opts.headers)
   return spec, ctx
 end
@@ -406,9 +412,10 @@ end
 local Request = {}
 Request.__index = Request
 
--- Settles a finished attempt of a non-streaming request.
-local function settle(r)
-  local info = call.take_info(r)
+-- Settles a finished attempt of a non-streaming request, given what its
+-- transfer's last step reported (the completion already decoded in C).
+local function settle(r, info)
+  call.ended(r, info)
   local ctx = r.ctx
   local err
   if info.code ~= 0 then
@@ -416,10 +423,10 @@ local function settle(r)
   elseif info.status < 200 or info.status > 299 then
     err = errors.from_status(info, ctx)
   else
-    local obj, why = core.decode(info.body)
+    local obj = info.value
     -- A completion is an object: a JSON array decodes to a table too.
-    if type(obj) ~= "table" or not info.body:find("^%s*{") then
-      err = errors.decode_error(info.body, why or "expected a JSON object", info, ctx)
+    if obj == nil then
+      err = errors.decode_error(info.body, info.why or "expected a JSON object", info, ctx)
     elseif obj.error ~= nil and obj.error ~= core.null then
       err = errors.from_error_body(obj, info, ctx)
     else
@@ -439,17 +446,21 @@ end
 ---@return oaichat.Error|nil err
 ---@return oaichat.Meta|nil meta
 function Request:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms, "request:poll")
-  local first = true
+  call.check_ms(timeout_ms, "request:poll")
+  local limited = timeout_ms ~= nil and timeout_ms >= 0
+  local deadline -- read from the clock only for a retry wait
   while self.state ~= "done" do
     if self.state == "waiting" then
+      if limited and not deadline then deadline = call.deadline(timeout_ms) end
       if not call.wait_retry(self, deadline) then return false end
-    elseif self.transfer:wait(call.ms_left(deadline)) then
-      settle(self)
-    elseif not first or (deadline and core.now() >= deadline) then
-      return false
+      if limited then timeout_ms = call.ms_left(deadline) end
+    else
+      -- one call into C: drives the transfer, and at its end decodes the body
+      local kind, info = self.transfer:next(timeout_ms)
+      if kind ~= "end" then return false end
+      settle(self, info)
+      if limited then deadline, timeout_ms = deadline or core.now(), 0 end
     end
-    first = false
   end
   return true, self.resp, self.err, self.resp_meta
 end
@@ -473,7 +484,10 @@ end
 
 local function new_request(self, messages, opts, where)
   local spec, ctx = self:_prepare(messages, opts, false, where)
-  return start_request(self, spec, ctx, true)
+  -- not a tail call: an encode error raised at the start must find the
+  -- user's frame on 5.1 too
+  local r = start_request(self, spec, ctx, true)
+  return r
 end
 
 --- Sends messages and waits for the completion.
@@ -554,8 +568,10 @@ end
 local function check(r)
   if r.state == "waiting" then
     call.wait_retry(r, core.now())
-  elseif r.state == "running" and r.transfer:done() then
-    settle(r)
+  elseif r.state == "running" then
+    -- no wait, and no perform right after the session's step
+    local kind, info = r.transfer:next(0)
+    if kind == "end" then settle(r, info) end
   end
   return r.state == "done"
 end

@@ -151,20 +151,11 @@ function M.retryable_status(status, headers)
   return RETRY_STATUS[status] == true or status >= 500
 end
 
--- curl codes that mean the connection failed (resolve, connect, TLS, resets).
-local CONNECTION = {
-  [5] = "could not resolve the proxy", [6] = "could not resolve the host",
-  [7] = "could not connect", [18] = "the connection closed before the whole response arrived",
-  [52] = "the server closed the connection without answering",
-  [55] = "sending failed", [56] = "receiving failed (connection reset?)",
-}
-local TLS = { [35] = true, [51] = true, [53] = true, [54] = true, [58] = true, [59] = true,
-  [60] = true, [64] = true, [66] = true, [77] = true, [80] = true, [82] = true, [83] = true,
-  [90] = true, [91] = true, [98] = true }
-
---- An error from a transfer that libcurl (or oaichat) ended before it completed.
+--- An error from a transfer that libcurl (or oaichat) ended before it
+-- completed. The C side classifies libcurl's result (info.failure: timeout,
+-- tls, nomem or connection, and info.what for a connection failure).
 function M.from_transport(info, ctx)
-  local code, detail = info.code, info.error or ""
+  local failure, detail = info.failure, info.error or ""
   local fields = { key = keys[ctx], status = info.status ~= 0 and info.status or nil,
     request_id = info.headers["x-request-id"] }
   if info.abort == "limit" then
@@ -175,7 +166,7 @@ function M.from_transport(info, ctx)
       :format(math.floor(core.max_header_bytes / 1024)), fields)
   elseif info.abort == "nomem" then
     return M.new("limit", "out of memory while receiving the response", fields)
-  elseif code == 27 then
+  elseif failure == "nomem" then
     return M.new("limit", "libcurl ran out of memory on the response (a header line too long?): "
       .. detail, fields)
   elseif info.abort == "idle" then
@@ -183,19 +174,19 @@ function M.from_transport(info, ctx)
     return M.new("timeout", ("no data from the server for %g s (idle_timeout)"):format(ctx.idle_timeout or 0), fields)
   elseif info.abort == "canceled" then
     return M.new("canceled", "the request was canceled", fields)
-  elseif code == 28 then
+  elseif failure == "timeout" then
     fields.retryable = not info.got_response
     -- a stream has no `timeout` (ctx.timeout nil): name only what applied
     local limits = ("connect_timeout %g s"):format(ctx.connect_timeout or 0)
     if ctx.timeout then limits = limits .. (", timeout %g s"):format(ctx.timeout) end
     return M.new("timeout", ("timed out: %s (%s)"):format(detail, limits), fields)
-  elseif TLS[code] then
+  elseif failure == "tls" then
     fields.retryable = false
     return M.new("connection", ("TLS handshake or certificate check failed for %s: %s; "
       .. "give the CA with ca_file if the server uses a private CA"):format(ctx.url, detail), fields)
   end
   fields.retryable = true
-  local what = CONNECTION[code] or "transfer failed"
+  local what = info.what or "transfer failed"
   return M.new("connection", ("%s (%s): %s"):format(what, ctx.url, detail), fields)
 end
 

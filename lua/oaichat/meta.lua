@@ -14,12 +14,14 @@ local M = {}
 --- Metadata of call's current attempt from a status and its headers; nil
 -- when no response head arrived (status 0 or an interim 1xx).
 ---@return oaichat.Meta|nil
-function M.build(call, status, headers)
+-- now: the time of the report (core.now()'s clock; the C side's info.now).
+function M.build(call, status, headers, now)
   if type(status) ~= "number" or status < 200 then return nil end
   headers = headers or {}
+  now = now or core.now()
   return {
     status = status, headers = headers, request_id = headers["x-request-id"],
-    attempts = call.attempt, elapsed = core.now() - (call.started or core.now()),
+    attempts = call.attempt, elapsed = now - (call.started or now),
   }
 end
 

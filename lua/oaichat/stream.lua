@@ -46,9 +46,10 @@ local function event_error(s, obj, raw, fields)
   return stream_error(s, "stream", msg, fields)
 end
 
--- The transfer ended and every queued event was taken: settle how it ended.
-local function finish_transfer(s)
-  local info = call.take_info(s, true)
+-- The transfer ended and every queued event was taken (info: what its last
+-- step reported): settle how it ended.
+local function finish_transfer(s, info)
+  call.ended(s, info)
   local ctx = s.ctx
   local err
   -- Servers that never send [DONE] end a complete answer with every choice's
@@ -89,83 +90,63 @@ local function finish_transfer(s)
   call.fail(s, err, info.headers)
 end
 
--- Takes one queued event. Returns a chunk, or false when none is queued;
--- an error event settles the stream.
-local function take_event(s, kind, v, raw)
-  if kind == nil then kind, v, raw = s.transfer:next_event() end
-  if kind == "chunk" and type(v) == "table" then
-    s.delivered = true
-    s.acc:add(v)
-    return v
-  elseif kind == nil then
-    return false
-  end
+-- An error event or an undecodable one ended the stream: settle on its error.
+-- kind "error": v is the decoded event or nil, raw its text; kind "bad": v
+-- is the text, raw why it is not a chunk.
+local function event_failed(s, kind, v, raw)
   -- The stream ends here: the response's status and request id go into the error.
-  local info = call.take_info(s, true)
+  local info = call.take_info(s)
   local fields = { status = info.status, request_id = info.headers["x-request-id"], headers = info.headers }
   local err
   if kind == "error" then
     -- what the error chunk still carries (OpenRouter: finish_reason "error") is kept
     if type(v) == "table" and type(v.choices) == "table" then s.acc:add(v) end
     err = event_error(s, v, raw, fields)
-  elseif kind == "chunk" then
-    fields.body = errors.excerpt(tostring(raw or core.encode(v)), errors.key_of(s.ctx))
-    err = stream_error(s, "decode", "a stream chunk is not a JSON object", fields)
   else
-    fields.body = errors.excerpt(v, errors.key_of(s.ctx))
-    err = stream_error(s, "decode", "a stream chunk is not valid JSON: " .. tostring(raw), fields)
+    fields.body = errors.excerpt(tostring(v), errors.key_of(s.ctx))
+    err = stream_error(s, "decode", raw == "not an object" and "a stream chunk is not a JSON object"
+      or "a stream chunk is not valid JSON: " .. tostring(raw), fields)
   end
   err.attempts = s.attempt
   s.err, s.state = err, "done"
+end
+
+-- One step of the transfer, the only call into C per chunk: returns the
+-- next chunk, or false when none came within timeout_ms (nil: no limit) or
+-- the transfer ended (then settled: done, failed or waiting to retry).
+local function step(s, timeout_ms)
+  local kind, v, raw = s.transfer:next(timeout_ms)
+  if kind == "chunk" then
+    s.delivered = true
+    s.acc:add(v)
+    return v
+  elseif kind == nil then
+    return false
+  elseif kind == "end" then
+    finish_transfer(s, v)
+  else
+    event_failed(s, kind, v, raw)
+  end
   return false
 end
 
--- How long a transfer may take to finish its body after `data: [DONE]`
--- before the stream ends anyway (closing that connection). Ending at once
--- would throw away a connection whose last bytes are merely in flight.
-local DONE_GRACE = 0.2
-
--- After [DONE]: wait a little for the body's end so the connection is
--- reused; past the grace, drop the rest. Returns true once the stream ended.
-local function end_at_done(s, deadline)
-  local t = s.transfer
-  if t:has_events() or t:done() or not t:sse_done() then return false end
-  s.done_seen = s.done_seen or core.now()
-  local left = s.done_seen + DONE_GRACE - core.now()
-  if deadline then left = math.min(left, deadline - core.now()) end
-  if left > 0 then t:wait(left * 1000, false) end
-  if t:done() then return false end
-  if core.now() - s.done_seen < DONE_GRACE then return false end
-  call.take_info(s, true)
-  s.state = "done"
-  return true
-end
-
--- One wait for the transfer's next event or end, at most until deadline.
-local function wait_some(s, deadline)
-  s.transfer:wait(call.ms_left(deadline), true)
-  return end_at_done(s, deadline)
-end
-
-local function past(deadline, s)
-  return deadline and core.now() >= deadline and not s.transfer:has_events() and not s.transfer:done()
-end
-
--- Advances the stream until a chunk is available, it is done, or deadline
--- (nil: none). Returns a chunk or nil.
-local function advance(s, deadline)
+-- Advances the stream until a chunk is available, it is done, or timeout_ms
+-- passes (nil or < 0: no limit). Returns a chunk or nil. The clock is read
+-- only for a retry wait: a step is given the time left itself.
+local function advance(s, timeout_ms)
+  local limited = timeout_ms ~= nil and timeout_ms >= 0
+  local deadline
   while s.state ~= "done" do
     if s.state == "waiting" then
+      if limited and not deadline then deadline = call.deadline(timeout_ms) end
       if not call.wait_retry(s, deadline) then return nil end
+      if limited then timeout_ms = call.ms_left(deadline) end
     else
-      local chunk = take_event(s)
+      local chunk = step(s, timeout_ms)
       if chunk then return chunk end
-      if s.state == "done" then return nil end
-      if s.transfer:done() then
-        finish_transfer(s)
-      elseif not wait_some(s, deadline) and past(deadline, s) then
-        return nil
-      end
+      if s.state == "running" then return nil end -- none within the time given
+      -- the attempt ended: a retry due now may start, no more waiting
+      if limited then deadline, timeout_ms = deadline or core.now(), 0 end
     end
   end
   return nil
@@ -173,15 +154,6 @@ end
 
 --- The next chunk; nil at the end; nil, err on failure.
 function Stream:next()
-  -- fast path: a chunk already queued (most steps of a busy stream)
-  local t = self.transfer
-  if t and self.state == "running" then
-    local kind, v, raw = t:next_event()
-    if kind ~= nil then
-      local chunk = take_event(self, kind, v, raw)
-      if chunk then return chunk end
-    end
-  end
   local chunk = advance(self, nil)
   if chunk then return chunk end
   return nil, self.err
@@ -201,16 +173,13 @@ M.POLL_MAX_CHUNKS = POLL_MAX_CHUNKS
 
 --- Chunks that arrived within timeout_ms (0: no wait): chunks, done, err.
 function Stream:poll(timeout_ms)
-  local deadline = call.deadline(timeout_ms or 0, "stream:poll")
+  call.check_ms(timeout_ms, "stream:poll")
   local chunks = {}
-  local chunk = advance(self, deadline)
+  local chunk = advance(self, timeout_ms or 0)
   -- then only what is already queued: a fast stream must not keep poll busy
   while chunk do
     chunks[#chunks + 1] = chunk
-    chunk = self.state == "running" and #chunks < POLL_MAX_CHUNKS and take_event(self)
-  end
-  if self.state == "running" and self.transfer:done() and not self.transfer:has_events() then
-    finish_transfer(self)
+    chunk = self.state == "running" and #chunks < POLL_MAX_CHUNKS and step(self, 0)
   end
   return chunks, self.state == "done", self.err
 end
@@ -221,12 +190,9 @@ function Stream:meta()
   local t, m = self.transfer, self.resp_meta
   if t and self.state == "running" and not (m and m.attempts == self.attempt) then
     -- the head's status is known once its blank line arrived; headers then
-    local live = meta.build(self, t:info().status, nil)
-    if live then
-      live.headers = t:headers()
-      live.request_id = live.headers["x-request-id"]
-      self.resp_meta = live
-    end
+    local info = t:info()
+    self.started = self.started or info.started
+    self.resp_meta = meta.build(self, info.status, info.headers, info.now) or self.resp_meta
   end
   return self.resp_meta
 end
