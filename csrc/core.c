@@ -326,12 +326,6 @@ static int core_session_start(lua_State *L) {
 
 /* ---- transfer ------------------------------------------------------- */
 
-static int core_transfer_done(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  lua_pushboolean(L, !t->live || t->http.done);
-  return 1;
-}
-
 /* Whether JSON text is an object (its first non-blank byte is '{'). */
 static int core_is_object(const char *p, size_t len) {
   size_t i = 0;
@@ -533,12 +527,6 @@ static int core_transfer_close(lua_State *L) {
   return 0;
 }
 
-static int core_transfer_cancel(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  if (t->live) http_transfer_cancel(&t->http);
-  return 0;
-}
-
 static int core_transfer_tostring(lua_State *L) {
   lua_pushfstring(L, "oaichat.transfer (%p)", lua_touserdata(L, 1));
   return 1;
@@ -575,18 +563,6 @@ static int core_sleep(lua_State *L) {
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   nanosleep(&ts, NULL);
   return 0;
-}
-
-static int core_utf8_valid(lua_State *L) {
-  size_t len, bad = 0;
-  const char *s = luaL_checklstring(L, 1, &len);
-  if (json_utf8_valid(s, len, &bad)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_pushinteger(L, (lua_Integer)bad + 1);
-  return 2;
 }
 
 /* base64(s [, prefix]) -> prefix .. base64 of s, built in one buffer. */
@@ -633,15 +609,13 @@ static const luaL_Reg core_session_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg core_transfer_methods[] = {
-    {"next", core_transfer_next},       {"done", core_transfer_done},
-    {"info", core_transfer_info},       {"headers", core_transfer_headers},
-    {"cancel", core_transfer_cancel},   {"close", core_transfer_close},
+    {"next", core_transfer_next}, {"info", core_transfer_info},
+    {"headers", core_transfer_headers}, {"close", core_transfer_close},
     {NULL, NULL}};
 
 static const luaL_Reg core_functions[] = {
     {"session", core_session_new}, {"encode", core_encode}, {"decode", core_decode},
-    {"now", core_now},             {"sleep", core_sleep},   {"utf8_valid", core_utf8_valid},
-    {"base64", core_base64},
+    {"now", core_now},             {"sleep", core_sleep},   {"base64", core_base64},
     {NULL, NULL}};
 
 /* Creates metatable tname with methods (sharing the two JSON upvalues on

@@ -190,6 +190,13 @@ describe("accumulate", function()
       acc = acc_of { chunk({}, { x_groq = { usage = { total_tokens = 3 } } }),
         chunk({}, { usage = { total_tokens = 4 } }) }
       assert.same({ total_tokens = 4 }, acc:result().usage)
+      -- other top-level objects merge too; arrays and scalars keep their first value
+      acc = acc_of { chunk({}, { x_groq = { id = "r2" }, provider = "P", prompt_filter_results = { { a = 1 } } }),
+        chunk({}, { x_groq = { usage = { total_tokens = 6 } }, provider = "Q",
+          prompt_filter_results = { { b = 2 } } }) }
+      local r = acc:result()
+      assert.same({ id = "r2", usage = { total_tokens = 6 } }, r.x_groq)
+      assert.same({ "P", { { a = 1 } } }, { r.provider, r.prompt_filter_results })
     end)
 
     it("10.3 a different non-empty id at the same index starts a new call; the same id continues it", function()

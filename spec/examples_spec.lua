@@ -81,7 +81,7 @@ describe("examples", function()
     assert.equal("tool", b[2].messages[4].role)
   end)
 
-  it("tools/demo.sh shows a streamed answer, an image answer and a two-turn conversation", function()
+  it("tools/demo.sh shows a streamed answer, an image, a conversation, piped text and a frame loop", function()
     local lua = require("spec.support.server").interpreter()
     local r = sub.run({ "sh", "tools/demo.sh" }, { exec = true, env = {
       LUA_PATH = os.getenv("LUA_PATH") or "", LUA_CPATH = os.getenv("LUA_CPATH") or "", OAICHAT_LUA = lua } })
@@ -94,6 +94,9 @@ describe("examples", function()
       "you> My name is Ada. Remember it.\nEcho: My name is Ada. Remember it. (2 messages; system prompt)\n"
         .. "you> What is my name?\nEcho: What is my name? (4 messages; system prompt)\n",
       "assistant> Echo: What is my name? (4 messages; system prompt)\n(5 messages in the history)\n",
+      "Echo: Milk, eggs, bread.\nCall the plumber on Tuesday.\n\nSummarise this (1 message)\n",
+      "Echo: Hello from a frame loop (1 message)\n(done after ",
+      " frames; 2 messages in the history)\n",
       "\noaichat demo: done\n",
     }
     local pos = 1

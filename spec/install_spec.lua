@@ -39,6 +39,14 @@ describe("installing", function()
       .. "and put build/jit/?.so on package.cpath", out)
   end)
 
+  it("a LuaJIT host that finds no build at all is told to make LUA_VERSION=jit", function()
+    local code, out = shell("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/none/?.so' "
+      .. "luajit -e \"local ok, e = pcall(require, 'oaichat') io.write(tostring(ok), ' ', tostring(e))\"")
+    assert.equal(0, code, out)
+    assert.equal("false oaichat: no build of the C module oaichat.core for this LuaJIT on package.cpath; "
+      .. "build it with `make LUA_VERSION=jit` and put build/jit/?.so on package.cpath (or install the rock)", out)
+  end)
+
   it("the release rockspec carries csrc/core.c's version, as oaichat.VERSION does", function()
     local c_version = sub.slurp("csrc/core.c"):match('#define CORE_VERSION "([^"]+)"')
     assert.equal(c_version, core.version)

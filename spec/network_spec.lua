@@ -146,6 +146,14 @@ report("err", err and tostring(err))
       local text = {}
       for chunk in c:stream("hi") do text[#text + 1] = chunk.choices[1].delta.content end
       assert.equal("w1w2", table.concat(text))
+      -- a conversation keeps the turn
+      local conv = c:conversation()
+      done_then_reset(srv, 2)
+      local pieces = {}
+      for piece in conv:stream("hi") do pieces[#pieces + 1] = piece end
+      assert.equal("w1w2", table.concat(pieces))
+      assert.equal(2, #conv.messages)
+      assert.equal("w1w2", conv.messages[2].content)
       c:close()
     end)
   end)

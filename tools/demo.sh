@@ -23,8 +23,9 @@ heading() {
   printf '\n=== %s ===\n' "$1"
 }
 
+# stdin is not the demo's input: oaichat joins piped text with the question.
 oaichat() {
-  "$LUA" bin/oaichat "$@"
+  "$LUA" bin/oaichat "$@" </dev/null
 }
 
 if [ -n "${STARMAGIC_API_KEY:-}" ] || [ -n "${OAICHAT_API_KEY:-}" ]; then
@@ -81,6 +82,26 @@ for _, question in ipairs({ "My name is Ada. Remember it.", "What is my name?" }
   io.write("\n")
 end
 print(("(%d messages in the history)"):format(#conv.messages))
+EOF
+
+heading "5. Piped text and a question:  printf ... | oaichat \"Summarise this\""
+printf 'Milk, eggs, bread.\nCall the plumber on Tuesday.\n' | "$LUA" bin/oaichat "Summarise this"
+
+heading "6. A conversation in an event loop (conv:stream(...):poll(0) once a frame)"
+"$LUA" - <<'EOF'
+local oaichat = require("oaichat")
+local core = require("oaichat.core")
+local conv = oaichat.new():conversation()
+local s = conv:stream("Hello from a frame loop")
+local frames, done, err, text = 0, false, nil, nil
+while not done do
+  frames = frames + 1
+  _, done, err, text = s:poll(0)   -- never waits: the frame goes on
+  io.write(text)
+  core.sleep(0.005)                -- the rest of the frame
+end
+print(("\n(%s after %d frames; %d messages in the history)"):format(err and tostring(err) or "done",
+  frames, #conv.messages))
 EOF
 
 echo

@@ -48,7 +48,7 @@ end
 -- An index a server sent: a whole number a table can be keyed by (NaN,
 -- fractions, negatives and strings are not).
 local function valid_index(v)
-  return type(v) == "number" and v == v and v >= 0 and v < 2 ^ 31 and v % 1 == 0
+  return type(v) == "number" and v == v and v >= 0 and v < 2147483648 and v % 1 == 0
 end
 
 -- A value worth keeping over what came before: not nil/null, "" or 0.
@@ -302,14 +302,18 @@ local function merge_content_parts(st, parts)
 end
 
 local function merge_delta(st, d)
+  local fields = st.fields.o
   for k, v in pairs(d) do
-    if k == "role" then
+    local tv = type(v)
+    if tv == "string" and fields[k] and fields[k].s then
+      pieces_add(fields[k].s, v) -- the common case: one more piece of content
+    elseif k == "role" then
       if st.role == nil and type(v) == "string" and v ~= "" then st.role = v end
     elseif k == "tool_calls" then
       if type(v) == "table" then
         for _, tc in ipairs(v) do merge_tool_call(st, tc) end
       end
-    elseif k == "content" and type(v) == "table" then
+    elseif k == "content" and tv == "table" then
       merge_content_parts(st, v)
     else
       if st.fields.o[k] == nil and v ~= nil and v ~= null then st.fields.keys[#st.fields.keys + 1] = k end
@@ -348,13 +352,18 @@ end
 
 local function add_choice(self, c)
   if type(c) ~= "table" then return end
-  local st = choice_state(self, valid_index(c.index) and c.index or 0)
+  local index = c.index
+  if not valid_index(index) then index = 0 end
+  local st = self.choices[index] or choice_state(self, index)
   local delta, finish, lp = c.delta, c.finish_reason, c.logprobs
   if type(delta) == "table" then merge_delta(st, delta) end
   if finish ~= nil and finish ~= null then st.finish_reason = finish end
   if lp ~= nil and lp ~= null then merge_logprobs(st, lp) end
+  local extra = st.extra
   for k, v in pairs(c) do
-    if not CHOICE_KEYS[k] then st.extra[k] = merge_plain(st.extra[k], v) end
+    if not CHOICE_KEYS[k] and (extra[k] == nil or type(v) == "table" or not is_set(extra[k])) then
+      extra[k] = merge_plain(extra[k], v)
+    end
   end
 end
 
@@ -362,19 +371,33 @@ end
 local TOP_KEYS = { id = true, object = true, created = true, model = true, choices = true, usage = true,
   error = true }
 
+local FIRST_TOP = { "id", "created", "model" }
+
 --- Adds one decoded chat.completion.chunk.
 function Acc:add(chunk)
   if type(chunk) ~= "table" then return end
-  for _, k in ipairs({ "id", "created", "model" }) do
-    local v = chunk[k]
-    if not is_set(self[k]) and is_set(v) and type(v) ~= "table" then self[k] = v end
+  if not self.top_set then -- until id, created and model all came
+    local all = true
+    for _, k in ipairs(FIRST_TOP) do
+      local v = chunk[k]
+      if not is_set(self[k]) and is_set(v) and type(v) ~= "table" then self[k] = v end
+      all = all and is_set(self[k])
+    end
+    self.top_set = all
   end
   local usage = chunk.usage
   if type(usage) == "table" then self.usage = usage end
   local groq = chunk.x_groq
   if type(groq) == "table" and type(groq.usage) == "table" then self.groq_usage = groq.usage end
+  local top = self.top
   for k, v in pairs(chunk) do
-    if not TOP_KEYS[k] then self.top[k] = merge_plain(self.top[k], v) end
+    -- (a scalar already kept needs no merge: the common case, every chunk)
+    if not TOP_KEYS[k] then
+      local have = top[k]
+      if have == nil or type(v) == "table" or type(have) == "table" or not is_set(have) then
+        top[k] = merge_plain(have, v)
+      end
+    end
   end
   local choices = chunk.choices
   if type(choices) ~= "table" then return end

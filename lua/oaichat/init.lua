@@ -1,15 +1,21 @@
 --- oaichat: a client for OpenAI-compatible chat-completion services.
 
 -- A core.so built for another Lua fails to load with a linker message
--- (`undefined symbol: lua_newuserdatauv` under LuaJIT); say what to build.
+-- (`undefined symbol: lua_newuserdatauv` under LuaJIT), and a missing one
+-- with a list of paths; say what to build instead.
 local function load_core()
   local ok, core = pcall(require, "oaichat.core")
   if ok then return core end
   local msg = tostring(core)
-  local symbol = msg:match("undefined symbol: (lua[%w_]*)") or msg:match("undefined symbol: (luaL[%w_]*)")
-  if not symbol then error(core, 0) end
   local here = type(jit) == "table" and "LuaJIT" or _VERSION
   local target = type(jit) == "table" and "jit" or _VERSION:match("%d+%.%d+")
+  if msg:find("module 'oaichat.core' not found", 1, true) then
+    error(("oaichat: no build of the C module oaichat.core for this %s on package.cpath; build it with "
+      .. "`make LUA_VERSION=%s` and put build/%s/?.so on package.cpath (or install the rock)")
+      :format(here, target, target), 0)
+  end
+  local symbol = msg:match("undefined symbol: (lua[%w_]*)") or msg:match("undefined symbol: (luaL[%w_]*)")
+  if not symbol then error(core, 0) end
   local file = msg:match("error loading module 'oaichat.core' from file '([^']+)'") or "oaichat/core.so"
   error(("oaichat: %s was built for another Lua than this %s (undefined symbol %s); "
     .. "build it for this one with `make LUA_VERSION=%s` and put build/%s/?.so on package.cpath")
