@@ -124,6 +124,8 @@ local function step(s, timeout_ms)
     return false
   elseif kind == "end" then
     finish_transfer(s, v)
+  elseif kind == "closed" then -- freed under us (cannot happen through this module)
+    s.transfer, s.state = nil, "done"
   else
     event_failed(s, kind, v, raw)
   end
