@@ -408,13 +408,6 @@ static void core_push_headers(lua_State *L, const buf *head) {
   }
 }
 
-/* transfer:headers() -> the response headers, names lower-cased. */
-static int core_transfer_headers(lua_State *L) {
-  core_transfer *t = core_check_transfer(L, 1);
-  core_push_headers(L, &t->http.head);
-  return 1;
-}
-
 static void core_set_int(lua_State *L, const char *k, long v) {
   lua_pushinteger(L, (lua_Integer)v);
   lua_setfield(L, -2, k);
@@ -610,8 +603,7 @@ static const luaL_Reg core_session_methods[] = {
 
 static const luaL_Reg core_transfer_methods[] = {
     {"next", core_transfer_next}, {"info", core_transfer_info},
-    {"headers", core_transfer_headers}, {"close", core_transfer_close},
-    {NULL, NULL}};
+    {"close", core_transfer_close}, {NULL, NULL}};
 
 static const luaL_Reg core_functions[] = {
     {"session", core_session_new}, {"encode", core_encode}, {"decode", core_decode},

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <dirent.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +16,7 @@
 #define HTTP_POOL_MAX ((int)(sizeof(((http_session *)0)->pool) / sizeof(CURL *)))
 
 static void http_compact(http_transfer *t);
+static int http_ca_lazy(void);
 
 double http_now_ms(void) {
   struct timespec ts;
@@ -32,6 +34,7 @@ int http_multi_init(http_multi *m) {
   /* Keep the idle connections of a burst (libcurl's default keeps 4 per
      running transfer, so a batch loses many as it drains). */
   curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IDLE);
+  m->ca_lazy = http_ca_lazy();
   return 0;
 }
 
@@ -266,25 +269,54 @@ static CURL *http_easy_get(http_session *s) {
   return curl_easy_init();
 }
 
-/* libcurl caches the CA store on the multi handle (so a bundle is parsed
-   once per lua_State, not in every new client's first poll) only when no CA
-   directory is set. Debian's default sets both the bundle and its directory,
-   which holds the same certificates: keep the bundle alone. */
-static void http_ca_cacheable(CURL *e) {
-#if LIBCURL_VERSION_NUM >= 0x075400
-  char *file = NULL;
-  if (curl_easy_getinfo(e, CURLINFO_CAINFO, &file) == CURLE_OK && file != NULL)
-    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-#else
-  (void)e;
-#endif
+/* Whether dir holds OpenSSL's hashed links (<8 hex digits>.0), so a
+   verifier can load just the issuer it needs. */
+static int http_hashed_dir(const char *dir) {
+  DIR *d = dir ? opendir(dir) : NULL;
+  struct dirent *ent;
+  int found = 0;
+  if (d == NULL) return 0;
+  while (!found && (ent = readdir(d)) != NULL) {
+    const char *n = ent->d_name;
+    found = strlen(n) == 10 && strspn(n, "0123456789abcdef") == 8 && strcmp(n + 8, ".0") == 0;
+  }
+  closedir(d);
+  return found;
 }
 
-static void http_setup(http_transfer *t, http_request *r, CURLSH *share) {
+/* Decided once per multi: with libcurl's default CA bundle and directory
+   (Debian sets both), parsing the bundle costs ~18 ms inside a poll. When
+   the directory is hashed, trust it alone: each handshake then reads only
+   its issuer's file (~0.3 ms). Otherwise keep the bundle alone, which
+   libcurl caches on the multi (parsed once per lua_State). */
+static int http_ca_lazy(void) {
+  int lazy = 0;
+#if LIBCURL_VERSION_NUM >= 0x075400
+  CURL *e = curl_easy_init();
+  char *dir = NULL;
+  if (e && curl_easy_getinfo(e, CURLINFO_CAPATH, &dir) == CURLE_OK) lazy = http_hashed_dir(dir);
+  curl_easy_cleanup(e);
+#endif
+  return lazy;
+}
+
+/* CA settings when the caller gave no ca_path. With a hashed default
+   directory: it stays (so ca_file adds a CA to the system's, as documented)
+   and the bundle goes. Without one the directory is useless: drop it, so
+   the bundle or ca_file is the only source and libcurl caches the store. */
+static void http_ca_defaults(CURL *e, int ca_file_given, int lazy) {
+  if (lazy) {
+    if (!ca_file_given) curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    return;
+  }
+  curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+}
+
+static void http_setup(http_transfer *t, http_request *r, const http_session *s) {
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
-  curl_easy_setopt(e, CURLOPT_SHARE, share);
+  curl_easy_setopt(e, CURLOPT_SHARE, s->share);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700
@@ -328,7 +360,7 @@ static void http_setup(http_transfer *t, http_request *r, CURLSH *share) {
   if (r->proxy) curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
   if (r->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
   if (r->ca_path) curl_easy_setopt(e, CURLOPT_CAPATH, r->ca_path);
-  else http_ca_cacheable(e);
+  else http_ca_defaults(e, r->ca_file != NULL, s->m->ca_lazy);
   if (r->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -357,7 +389,7 @@ int http_transfer_start(http_session *s, http_transfer *t, http_request *r) {
     strcpy(t->errbuf, "out of memory creating a libcurl handle");
     return -1;
   }
-  http_setup(t, r, s->share);
+  http_setup(t, r, s);
   if (curl_multi_add_handle(s->m->multi, t->easy) != CURLM_OK) {
     strcpy(t->errbuf, "libcurl refused to add the transfer");
     return -1;

@@ -39,6 +39,7 @@ typedef struct http_multi {
   int gc_limit;          /* attached transfers that trigger a full GC */
   int nsessions;         /* sessions not closed yet */
   int gc_session_limit;  /* open sessions that trigger a full GC */
+  int ca_lazy;           /* trust libcurl's hashed CA directory alone */
 } http_multi;
 
 /* One per client: its connection cache (a share handle, so closing the
