@@ -403,6 +403,26 @@ describe("accumulate", function()
     return used
   end
 
+  it("a chunk like the ones before (the common-chunk path) still keeps a field first sent late", function()
+    local acc = acc_of {
+      delta({ role = "assistant", content = "" }, nil, 0, { flag = 1 }),
+      delta({ content = "a" }, nil, 0, { flag = 1 }),
+      chunk({ { index = 0, delta = { content = "b" }, finish_reason = null, flag = 1 } },
+        { system_fingerprint = "fp_late", tier = { name = "t" } }),
+      delta({ content = "c" }, nil, 0, { flag = 2, late = "x" }),
+      delta({ content = "d", refusal = "no" }, nil, 0, { flag = 1 }),
+      chunk({ { index = 0, delta = { content = "e" }, finish_reason = null, flag = 1 } },
+        { usage = { total_tokens = 3 } }),
+      delta({}, "stop"),
+    }
+    local r = acc:result()
+    assert.equal("abcde", r.choices[1].message.content)
+    assert.equal("no", r.choices[1].message.refusal)
+    assert.same({ total_tokens = 3 }, r.usage)
+    assert.same({ "fp_late", { name = "t" } }, { r.system_fingerprint, r.tier })
+    assert.same({ 1, "x", "stop" }, { r.choices[1].flag, r.choices[1].late, r.choices[1].finish_reason })
+  end)
+
   it("costs work linear in the number of pieces", function()
     local n = 5000
     build_kbytes(n / 10) -- warm-up

@@ -303,10 +303,14 @@ end
 
 local function merge_delta(st, d)
   local fields = st.fields.o
-  for k, v in pairs(d) do
+  for k, v in next, d do
+    local node = fields[k]
+    local p = node and node.s
     local tv = type(v)
-    if tv == "string" and fields[k] and fields[k].s then
-      pieces_add(fields[k].s, v) -- the common case: one more piece of content
+    if p and tv == "string" then
+      -- the common case, one more piece of content (pieces_add inlined)
+      local n = p.n + 1
+      if n - p.j < JOIN then p[n], p.n = v, n else pieces_add(p, v) end
     elseif k == "role" then
       if st.role == nil and type(v) == "string" and v ~= "" then st.role = v end
     elseif k == "tool_calls" then
@@ -373,9 +377,37 @@ local TOP_KEYS = { id = true, object = true, created = true, model = true, choic
 
 local FIRST_TOP = { "id", "created", "model" }
 
+-- The common chunk once id, created and model are known: no usage, one
+-- choice already seen, and every other field (top level and choice level)
+-- a scalar equal to the one kept, so only its delta and finish_reason can
+-- change anything. Checked before anything is touched; returns false for
+-- any other chunk, which then takes the general path below.
+local function add_common(self, chunk)
+  if chunk.usage ~= nil or chunk.x_groq ~= nil then return false end
+  local choices = chunk.choices
+  if type(choices) ~= "table" or #choices ~= 1 then return false end
+  local c = choices[1]
+  if type(c) ~= "table" then return false end
+  local st = self.choices[c.index]
+  local delta, lp = c.delta, c.logprobs
+  if not st or type(delta) ~= "table" or (lp ~= nil and lp ~= null) then return false end
+  local top, extra = self.top, st.extra
+  for k, v in next, chunk do
+    if not TOP_KEYS[k] and top[k] ~= v then return false end
+  end
+  for k, v in next, c do
+    if not CHOICE_KEYS[k] and extra[k] ~= v then return false end
+  end
+  merge_delta(st, delta)
+  local finish = c.finish_reason
+  if finish ~= nil and finish ~= null then st.finish_reason = finish end
+  return true
+end
+
 --- Adds one decoded chat.completion.chunk.
 function Acc:add(chunk)
   if type(chunk) ~= "table" then return end
+  if self.top_set and add_common(self, chunk) then return end
   if not self.top_set then -- until id, created and model all came
     local all = true
     for _, k in ipairs(FIRST_TOP) do

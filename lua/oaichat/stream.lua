@@ -111,11 +111,10 @@ local function event_failed(s, kind, v, raw)
   s.err, s.state = err, "done"
 end
 
--- One step of the transfer, the only call into C per chunk: returns the
--- next chunk, or false when none came within timeout_ms (nil: no limit) or
--- the transfer ended (then settled: done, failed or waiting to retry).
-local function step(s, timeout_ms)
-  local kind, v, raw = s.transfer:next(timeout_ms)
+-- What one step of the transfer returned: the chunk, or false when none
+-- came within the time given or the transfer ended (then settled: done,
+-- failed or waiting to retry).
+local function took(s, kind, v, raw)
   if kind == "chunk" then
     s.delivered = true
     s.acc:add(v)
@@ -130,6 +129,12 @@ local function step(s, timeout_ms)
     event_failed(s, kind, v, raw)
   end
   return false
+end
+
+-- One step of the transfer, the only call into C per chunk (timeout_ms
+-- nil: no limit).
+local function step(s, timeout_ms)
+  return took(s, s.transfer:next(timeout_ms))
 end
 
 -- Advances the stream until a chunk is available, it is done, or timeout_ms
@@ -156,6 +161,16 @@ end
 
 --- The next chunk; nil at the end; nil, err on failure.
 function Stream:next()
+  local t = self.transfer
+  if t and self.state == "running" then -- the common case: one step, no loop
+    local kind, v, raw = t:next()
+    if kind == "chunk" then
+      self.delivered = true
+      self.acc:add(v)
+      return v
+    end
+    took(self, kind, v, raw)
+  end
   local chunk = advance(self, nil)
   if chunk then return chunk end
   return nil, self.err
