@@ -53,7 +53,8 @@ describe("the Lua/C boundary", function()
   local function drive(s, counts, timeout_ms, log, until_chunks)
     local got, done = 0, false
     while not done and got < (until_chunks or math.huge) do
-      local before, list = counts.n, nil
+      local before = counts.n
+      local list
       list, done = s:poll(timeout_ms)
       got = got + #list
       log[#log + 1] = { calls = counts.n - before, chunks = #list }
