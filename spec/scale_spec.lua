@@ -22,10 +22,13 @@ local distinct_connections = require("spec.support.util").connections
 
 -- Connections the server saw. chat_many opens one per slot and reuses
 -- them; under load libcurl now and then replaces one (seen: 102 of 1,000
--- requests), so a few extra are allowed, never one per request.
+-- requests), so a few extra are allowed, never one per request. A loaded
+-- machine under ASan once saw 99 (not reproduced in 12 runs, 3 at once;
+-- likely a retried connection landing on one another slot freed). 95 still
+-- shows the 100 slots ran at once (a serialised chat_many shows a handful).
 local function assert_reused(srv)
   local n = distinct_connections(srv)
-  assert.is_true(n >= 100 and n <= 105, n .. " connections for " .. #srv:requests() .. " requests")
+  assert.is_true(n >= 95 and n <= 105, n .. " connections for " .. #srv:requests() .. " requests")
 end
 
 describe("scale", function()

@@ -1,11 +1,15 @@
---- The client: configuration, request building, chat, streams and async requests.
+--- The client: configuration, request building, chat, streams and async
+-- requests (the Request object and chat_many's loop: lua/oaichat/request.lua).
 local call = require("oaichat.call")
 local config = require("oaichat.config")
 local content = require("oaichat.content")
+local conversation = require("oaichat.conversation")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local message_checks = require("oaichat.messages")
 local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
+local request = require("oaichat.request")
 local stream = require("oaichat.stream")
 
 local M = {}
@@ -226,6 +230,25 @@ function Client:close()
 end
 Client.__close = Client.close
 
+--- A conversation with this client: see oaichat.Conversation
+-- (lua/oaichat/conversation.lua).
+---@param opts? oaichat.ConversationOptions
+---@return oaichat.Conversation
+function Client:conversation(opts)
+  local conv = conversation.new(self, opts)
+  return conv
+end
+
+--- Restores a conversation saved with conv:to_json(); nil, err for text
+-- that is not one.
+---@param s string
+---@return oaichat.Conversation|nil
+---@return oaichat.Error|nil
+function Client:conversation_from_json(s)
+  local conv, err = conversation.from_json(self, s)
+  return conv, err
+end
+
 --- oaichat.image_file with this client's max_image_bytes as its limit
 -- (opts.max_bytes still overrides it).
 ---@return oaichat.ImagePart
@@ -241,30 +264,9 @@ function Client:image_data(bytes, mime, opts)
   return part
 end
 
--- Argument errors go through misuse.raise, so they point at the user's line.
-local function check_message(m, i, where)
-  if type(m) ~= "table" then
-    misuse.raise(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)))
-  end
-  if type(m.role) ~= "string" then
-    misuse.raise(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)))
-  end
-  local c = m.content
-  if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
-    misuse.raise(("%s: messages[%d].content must be a string or an array of content parts, got %s")
-      :format(where, i, type(c)))
-  end
-end
-
---- Checks messages (raising naming the bad one) and returns them as an array.
-function M.check_messages(messages, where)
-  if type(messages) == "string" then return { { role = "user", content = messages } } end
-  if type(messages) ~= "table" then
-    misuse.raise(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)))
-  end
-  for i = 1, #messages do check_message(messages[i], i, where) end
-  return messages
-end
+--- Checks messages (raising naming the bad one) and returns them as an
+-- array (lua/oaichat/messages.lua).
+M.check_messages = message_checks.check_messages
 
 -- A header line as the trace shows it: credentials and any value holding
 -- the key are masked ("Authorization: Bearer ***" keeps the scheme).
@@ -312,7 +314,7 @@ end
 
 --- Builds the transfer spec and error context of one call; raises on misuse.
 function Client:_prepare(messages, opts, streaming, where)
-  local msgs = M.check_messages(messages, where)
+  local msgs = message_checks.check_messages(messages, where)
   if opts ~= nil and type(opts) ~= "table" then
     misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
@@ -408,85 +410,11 @@ function M.get_lines(base, extra)
   return header_lines(map)
 end
 
----@class oaichat.Request
-local Request = {}
-Request.__index = Request
-
--- Settles a finished attempt of a non-streaming request, given what its
--- transfer's last step reported (the completion already decoded in C).
-local function settle(r, info)
-  call.ended(r, info)
-  local ctx = r.ctx
-  local err
-  if info.code ~= 0 then
-    err = errors.from_transport(info, ctx)
-  elseif info.status < 200 or info.status > 299 then
-    err = errors.from_status(info, ctx)
-  else
-    local obj = info.value
-    -- A completion is an object: a JSON array decodes to a table too.
-    if obj == nil then
-      err = errors.decode_error(info.body, info.why or "expected a JSON object", info, ctx)
-    elseif obj.error ~= nil and obj.error ~= core.null then
-      err = errors.from_error_body(obj, info, ctx)
-    else
-      r.resp, r.state = obj, "done"
-      return
-    end
-  end
-  call.fail(r, err, info.headers)
-end
-
---- Drives the request for up to timeout_ms (0: no wait; nil or < 0: until
--- done). Returns done, response | nil, err, and once done the response
--- metadata (nil when no response arrived).
----@param timeout_ms? number
----@return boolean done
----@return table|nil response
----@return oaichat.Error|nil err
----@return oaichat.Meta|nil meta
-function Request:poll(timeout_ms)
-  call.check_ms(timeout_ms, "request:poll")
-  local limited = timeout_ms ~= nil and timeout_ms >= 0
-  local deadline -- read from the clock only for a retry wait
-  while self.state ~= "done" do
-    if self.state == "waiting" then
-      if limited and not deadline then deadline = call.deadline(timeout_ms) end
-      if not call.wait_retry(self, deadline) then return false end
-      if limited then timeout_ms = call.ms_left(deadline) end
-    else
-      -- one call into C: drives the transfer, and at its end decodes the body
-      local kind, info = self.transfer:next(timeout_ms)
-      if kind ~= "end" then return false end
-      settle(self, info)
-      if limited then deadline, timeout_ms = deadline or core.now(), 0 end
-    end
-  end
-  return true, self.resp, self.err, self.resp_meta
-end
-
---- Cancels the request at once.
-function Request:close()
-  if call.cancel(self) then
-    self.err = errors.new("canceled", "the request was canceled", { attempts = self.attempt })
-  end
-end
-Request.__close = Request.close
-Request.__gc = Request.close
-
--- want_meta: keep the response metadata (chat_many, which returns none,
--- skips reading the headers of every success).
-local function start_request(self, spec, ctx, want_meta)
-  local r = setmetatable({ session = self._session, ctx = ctx, attempt = 0, want_meta = want_meta }, Request)
-  call.start(r, spec)
-  return r
-end
-
 local function new_request(self, messages, opts, where)
   local spec, ctx = self:_prepare(messages, opts, false, where)
   -- not a tail call: an encode error raised at the start must find the
   -- user's frame on 5.1 too
-  local r = start_request(self, spec, ctx, true)
+  local r = request.start(self._session, spec, ctx, true)
   return r
 end
 
@@ -529,7 +457,7 @@ function Client:models(opts)
   ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
     :format(self.models_url, self._hints[404]) }
   self:_seal(spec, ctx, opts.headers)
-  local r = start_request(self, spec, ctx, true)
+  local r = request.start(self._session, spec, ctx, true)
   local _, resp, err, meta = r:poll(nil)
   return resp, err, meta
 end
@@ -564,32 +492,6 @@ function Client:poll(timeout_ms)
   return self._session:step(timeout_ms or 0)
 end
 
--- Settles r without driving the session (chat_many drives it once for all).
-local function check(r)
-  if r.state == "waiting" then
-    call.wait_retry(r, core.now())
-  elseif r.state == "running" then
-    -- no wait, and no perform right after the session's step
-    local kind, info = r.transfer:next(0)
-    if kind == "end" then settle(r, info) end
-  end
-  return r.state == "done"
-end
-
--- One round of chat_many: drives the transfers, or, when every request is
--- waiting to retry, sleeps until the first is due (a step would return at
--- once with nothing to run, turning the wait into a busy loop).
-local function drive(session, active)
-  local due
-  if not session:is_open() then return end -- closed by on_retry: every call ends as canceled
-  for _, a in ipairs(active) do
-    if a.r.state ~= "waiting" then return session:step(10) end
-    due = math.min(due or a.r.wait_until, a.r.wait_until)
-  end
-  local left = due and due - core.now() or 0
-  if left > 0 then core.sleep(left) end
-end
-
 --- Runs many requests concurrently on the client's connections.
 -- list items are {messages, opts}; results come back in input order, each
 -- a response or {error = err}.
@@ -611,7 +513,7 @@ function Client:chat_many(list, opts)
       misuse.raise(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i))
     end
     local opts_i = item[2] or item.opts
-    M.check_messages(item[1] or item.messages, "client:chat_many")
+    message_checks.check_messages(item[1] or item.messages, "client:chat_many")
     if opts_i ~= nil and type(opts_i) ~= "table" then
       misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
     end
@@ -621,42 +523,9 @@ function Client:chat_many(list, opts)
       misuse.raise(("client:chat_many: list[%d] asks for stream = true; streams need client:stream"):format(i))
     end
   end
-  local results, active, nactive, nexti = {}, {}, 0, 1
-  local function launch()
-    while nexti <= n and nactive < concurrency do
-      local item = list[nexti]
-      local spec, ctx = self:_prepare(item[1] or item.messages, item[2] or item.opts, false,
-        "client:chat_many")
-      nactive = nactive + 1
-      active[nactive] = { i = nexti, r = start_request(self, spec, ctx) }
-      nexti = nexti + 1
-    end
-  end
-  local function run()
-    launch()
-    while nactive > 0 do
-      drive(self._session, active)
-      local kept = 0
-      for j = 1, nactive do
-        local a = active[j]
-        if check(a.r) then
-          results[a.i] = a.r.resp or { error = a.r.err }
-        else
-          kept = kept + 1
-          active[kept] = a
-        end
-      end
-      for j = kept + 1, nactive do active[j] = nil end
-      nactive = kept
-      launch()
-    end
-  end
-  -- An error from user code (on_retry) must not leave transfers running.
-  local ok, err = pcall(run)
-  if not ok then
-    for _, a in ipairs(active) do a.r:close() end
-    error(err, 0)
-  end
+  local results = request.many(self._session, list, concurrency, function(item)
+    return self:_prepare(item[1] or item.messages, item[2] or item.opts, false, "client:chat_many")
+  end)
   return results
 end
 
