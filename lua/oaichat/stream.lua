@@ -226,6 +226,7 @@ end
 
 --- The reasoning text of the first choice so far, whichever field the
 -- server used (nil when none).
+---@return string|nil
 function Stream:reasoning()
   return self.acc:reasoning()
 end
