@@ -416,6 +416,12 @@ function ConvStream:text()
   return table.concat(self.pieces)
 end
 
+--- The reasoning text so far (see stream:reasoning()); nil when none.
+---@return string|nil
+function ConvStream:reasoning()
+  return self.stream:reasoning()
+end
+
 --- The accumulated completion (see stream:result()).
 ---@return table
 function ConvStream:result()
