@@ -36,15 +36,39 @@ describe("the Lua/C boundary", function()
   end)
   teardown(function() client:close() end)
 
-  -- Runs f with every call into C counted; returns the count and f's result.
+  -- Runs f(counts) with every call into C counted in counts.n; returns the
+  -- count and f's result.
   local function counted(f)
     local counts = { n = 0 }
     local undo = { wrap(core, counts) }
     for _, mt in ipairs(method_tables) do undo[#undo + 1] = wrap(mt, counts) end
-    local ok, res = pcall(f)
+    local ok, res = pcall(f, counts)
     for _, u in ipairs(undo) do u() end
     assert(ok, res)
     return counts.n, res
+  end
+
+  -- Polls s with poll(timeout_ms) until it is done (or `until_chunks` chunks
+  -- came), recording each poll's C calls and chunks in log; returns the chunks.
+  local function drive(s, counts, timeout_ms, log, until_chunks)
+    local got, done = 0, false
+    while not done and got < (until_chunks or math.huge) do
+      local before = counts.n
+      local list
+      list, done = s:poll(timeout_ms)
+      got = got + #list
+      log[#log + 1] = { calls = counts.n - before, chunks = #list }
+    end
+    return got
+  end
+
+  -- Every poll, whatever the timing, crosses at most once more than the
+  -- chunks it returns (its last step finds nothing queued, or the end).
+  local function assert_per_poll(log)
+    for i, p in ipairs(log) do
+      assert.is_true(p.calls <= p.chunks + 1,
+        ("poll %d of %d: %d calls for %d chunks"):format(i, #log, p.calls, p.chunks))
+    end
   end
 
   it("a chat() crosses into C at most twice: start (encoding the body), one step (decoding the answer)", function()
@@ -63,19 +87,48 @@ describe("the Lua/C boundary", function()
     assert.is_true(n <= chunks + 2, ("%d calls for %d chunks"):format(n, chunks))
   end)
 
-  it("a stream driven by poll(10) takes one call per chunk plus one per poll", function()
-    local polls = 0
-    local n, chunks = counted(function()
-      local s, got, done = client:stream(MESSAGE), 0, false
-      while not done do
-        local list
-        list, done = s:poll(10)
-        got, polls = got + #list, polls + 1
-      end
-      return got
+  it("a stream driven by poll(10): one call to start, then per poll at most one more than its chunks", function()
+    local log, start_calls = {}, nil
+    local n, chunks = counted(function(counts)
+      local s = client:stream(MESSAGE)
+      start_calls = counts.n
+      return drive(s, counts, 10, log)
     end)
+    assert.equal(1, start_calls)
     assert.is_true(chunks >= 20, chunks .. " chunks")
+    assert_per_poll(log)
     -- (so at most two per chunk whenever each poll brings one)
-    assert.is_true(n <= chunks + polls + 1, ("%d calls for %d chunks in %d polls"):format(n, chunks, polls))
+    assert.is_true(n <= 1 + chunks + #log, ("%d calls for %d chunks in %d polls"):format(n, chunks, #log))
+  end)
+
+  it("while the server holds the rest, each empty poll(0) is one call; the end costs one", function()
+    local events = {}
+    for i = 1, 6 do
+      events[i] = ('data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+        .. '"choices":[{"index":0,"delta":{"content":"p%d"},"finish_reason":null}]}\n\n'):format(i)
+    end
+    events[7] = "data: [DONE]\n\n"
+    -- the six chunks go out, [DONE] waits for the release: the end is met in a poll of its own
+    srv:queue { { raw_events = events, hold_after = 6 } }
+    local log, held_log, held = {}, {}, nil
+    local _, chunks = counted(function(counts)
+      local s = client:stream("hi")
+      local got = drive(s, counts, 10, log, 6)
+      for _ = 1, 5 do
+        local before = counts.n
+        local list = s:poll(0)
+        held_log[#held_log + 1] = { calls = counts.n - before, chunks = #list }
+      end
+      held = srv:stats().held
+      srv:release()
+      return got + drive(s, counts, 10, log)
+    end)
+    assert.equal(1, held)
+    assert.equal(6, chunks)
+    for i, p in ipairs(held_log) do
+      assert.same({ calls = 1, chunks = 0 }, p, "held poll " .. i)
+    end
+    assert_per_poll(log)
+    assert.same({ calls = 1, chunks = 0 }, log[#log], "the poll that finds the end")
   end)
 end)

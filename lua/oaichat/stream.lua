@@ -152,8 +152,9 @@ local function advance(s, timeout_ms)
       local chunk = step(s, timeout_ms)
       if chunk then return chunk end
       if s.state == "running" then return nil end -- none within the time given
-      -- the attempt ended: a retry due now may start, no more waiting
-      if limited then deadline, timeout_ms = deadline or core.now(), 0 end
+      -- the attempt ended: a retry due now may start, no more waiting (the
+      -- deadline, if a retry wait needs one, is then "now": no extra C call here)
+      if limited then timeout_ms = 0 end
     end
   end
   return nil
