@@ -3,8 +3,10 @@
 local call = require("oaichat.call")
 local config = require("oaichat.config")
 local content = require("oaichat.content")
+local conversation = require("oaichat.conversation")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local message_checks = require("oaichat.messages")
 local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
 local request = require("oaichat.request")
@@ -228,6 +230,25 @@ function Client:close()
 end
 Client.__close = Client.close
 
+--- A conversation with this client: see oaichat.Conversation
+-- (lua/oaichat/conversation.lua).
+---@param opts? oaichat.ConversationOptions
+---@return oaichat.Conversation
+function Client:conversation(opts)
+  local conv = conversation.new(self, opts)
+  return conv
+end
+
+--- Restores a conversation saved with conv:to_json(); nil, err for text
+-- that is not one.
+---@param s string
+---@return oaichat.Conversation|nil
+---@return oaichat.Error|nil
+function Client:conversation_from_json(s)
+  local conv, err = conversation.from_json(self, s)
+  return conv, err
+end
+
 --- oaichat.image_file with this client's max_image_bytes as its limit
 -- (opts.max_bytes still overrides it).
 ---@return oaichat.ImagePart
@@ -243,30 +264,9 @@ function Client:image_data(bytes, mime, opts)
   return part
 end
 
--- Argument errors go through misuse.raise, so they point at the user's line.
-local function check_message(m, i, where)
-  if type(m) ~= "table" then
-    misuse.raise(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)))
-  end
-  if type(m.role) ~= "string" then
-    misuse.raise(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)))
-  end
-  local c = m.content
-  if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
-    misuse.raise(("%s: messages[%d].content must be a string or an array of content parts, got %s")
-      :format(where, i, type(c)))
-  end
-end
-
---- Checks messages (raising naming the bad one) and returns them as an array.
-function M.check_messages(messages, where)
-  if type(messages) == "string" then return { { role = "user", content = messages } } end
-  if type(messages) ~= "table" then
-    misuse.raise(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)))
-  end
-  for i = 1, #messages do check_message(messages[i], i, where) end
-  return messages
-end
+--- Checks messages (raising naming the bad one) and returns them as an
+-- array (lua/oaichat/messages.lua).
+M.check_messages = message_checks.check_messages
 
 -- A header line as the trace shows it: credentials and any value holding
 -- the key are masked ("Authorization: Bearer ***" keeps the scheme).
@@ -314,7 +314,7 @@ end
 
 --- Builds the transfer spec and error context of one call; raises on misuse.
 function Client:_prepare(messages, opts, streaming, where)
-  local msgs = M.check_messages(messages, where)
+  local msgs = message_checks.check_messages(messages, where)
   if opts ~= nil and type(opts) ~= "table" then
     misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
@@ -513,7 +513,7 @@ function Client:chat_many(list, opts)
       misuse.raise(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i))
     end
     local opts_i = item[2] or item.opts
-    M.check_messages(item[1] or item.messages, "client:chat_many")
+    message_checks.check_messages(item[1] or item.messages, "client:chat_many")
     if opts_i ~= nil and type(opts_i) ~= "table" then
       misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
     end
