@@ -358,7 +358,11 @@ describe("bin/oaichat", function()
     -- tmux runs the CLI in a terminal of its own; keys go in with send-keys,
     -- the screen comes back with capture-pane. Each wait is bounded by a
     -- count of screen reads (generous), never asserted as a duration.
-    local SOCKET = "oaichat-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
+    -- One tmux server per run, named by our pid: 5.1 and LuaJIT do not seed
+    -- math.random, so runs started in the same second used to share one.
+    local stat = assert(io.open("/proc/self/stat"))
+    local SOCKET = "oaichat-spec-" .. stat:read("*l"):match("^%d+")
+    stat:close()
     local session = 0
     local term = {}
     term.__index = term
@@ -426,6 +430,12 @@ describe("bin/oaichat", function()
     function term:close()
       tmux("kill-session -t " .. self.name)
     end
+
+    -- A session that outlives every test: tmux exits with its last session,
+    -- and a new-session racing that exit fails ("no server running").
+    setup(function()
+      tmux("new-session -d -s keep 'sleep 3600'")
+    end)
 
     teardown(function()
       tmux("kill-server")

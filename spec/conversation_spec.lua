@@ -196,6 +196,18 @@ describe("conversation", function()
       assert.equal(2, #conv.messages)
     end)
 
+    it("offers reasoning() like a client stream (nil before any reasoning)", function()
+      srv:queue { { sse = { chunk({ role = "assistant", reasoning_content = "Let me " }),
+        chunk({ reasoning_content = "think." }), chunk({ content = "Hi" }), chunk({}, "stop"), "[DONE]" } } }
+      local conv = client:conversation()
+      local s = conv:stream("hi")
+      assert.is_nil(s:reasoning())
+      assert.equal("Hi", s:next())
+      assert.equal("Let me think.", s:reasoning())
+      assert.is_nil(s:next())
+      assert.equal("Let me think.", s:reasoning())
+    end)
+
     it("appends a streamed tool call as the assistant message", function()
       local conv = client:conversation()
       assert.same({}, collect(conv:stream("weather?", { tools = WEATHER })))

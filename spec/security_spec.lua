@@ -556,4 +556,70 @@ describe("security", function()
       assert.are.equal("", err_out)
     end)
   end)
+
+  describe("credentials in a URL", function()
+    local PW, QKEY = "pw-secret-9", "qs-secret-42"
+    local function with_user(url) return (url:gsub("^http://", "http://user:" .. PW .. "@")) end
+
+    local function assert_masked(v, what)
+      for _, s in ipairs(strings_of(v)) do
+        assert.is_falsy(s:find(PW, 1, true), what .. " shows the password: " .. s)
+        assert.is_falsy(s:find(QKEY, 1, true), what .. " shows the query key: " .. s)
+      end
+    end
+
+    it("masks userinfo and credential query values in tostring, fields and connection errors", function()
+      local c = oaichat.new({ base_url = "http://user:" .. PW .. "@127.0.0.1:1/v1", api_key = "",
+        max_retries = 0, proxy = "http://puser:" .. PW .. "@127.0.0.1:1" })
+      assert.are.equal("oaichat.client (http://user:***@127.0.0.1:1/v1, model " .. c.model .. ")", tostring(c))
+      assert.are.equal("http://user:***@127.0.0.1:1/v1", c.base_url)
+      assert_masked(c, "client")
+      c:close()
+      c = oaichat.new({ base_url = "http://user:" .. PW .. "@127.0.0.1:1/v1", api_key = "", max_retries = 0 })
+      local _, err = c:chat("hi")
+      assert.are.equal("connection", err.kind)
+      assert.is_truthy(tostring(err):find("(http://user:***@127.0.0.1:1/v1/chat/completions)", 1, true),
+        tostring(err))
+      assert_masked(err, "error")
+      assert_masked(tostring(err), "tostring(err)")
+      for _, q in ipairs({ "key", "api-key", "token", "access_token" }) do
+        local cq = oaichat.new({ base_url = "http://127.0.0.1:1/v1?" .. q .. "=" .. QKEY, api_key = "",
+          max_retries = 0 })
+        local _, e = cq:chat("hi")
+        assert.is_truthy(tostring(e):find("?" .. q .. "=***", 1, true), tostring(e))
+        assert_masked({ tostring(cq), cq, e, tostring(e) }, q)
+      end
+      local ok, msg = pcall(oaichat.new, { base_url = "ftp://user:" .. PW .. "@127.0.0.1/v1" })
+      assert.is_false(ok)
+      assert.is_truthy(tostring(msg):find("ftp://user:***@127.0.0.1/v1", 1, true), msg)
+      assert_masked(tostring(msg), "misuse message")
+    end)
+
+    it("masks them in a server's echo and the 404 hint, while the request uses the real URL", function()
+      srv:queue{ { status = 404, body = "Cannot POST /v1?key=" .. QKEY .. " as user:" .. PW } }
+      local c = oaichat.new({ base_url = with_user(srv.url) .. "?key=" .. QKEY, api_key = "", max_retries = 0 })
+      local _, err = c:chat("hi")
+      assert.are.equal(404, err.status)
+      assert.is_truthy(tostring(err):find("check base_url (http://user:***@", 1, true), tostring(err))
+      assert_masked({ err, tostring(err) }, "404 error")
+      -- libcurl sent the URL's userinfo as Basic auth: the real URL was used
+      assert.are.equal("Basic dXNlcjpwdy1zZWNyZXQtOQ==", srv:last_request().headers.authorization)
+    end)
+
+    it("shows the URL masked in the OAICHAT_DEBUG=1 trace", function()
+      local url = with_user(srv.url)
+      local _, err_out, ok = child.run({ OAICHAT_DEBUG = "1" }, ([[
+        local oaichat = require("oaichat")
+        local c = oaichat.new({ base_url = %q, api_key = "", max_retries = 0 })
+        assert(c:chat("hi"))
+        assert(c:models())
+      ]]):format(url))
+      assert.is_true(ok, err_out)
+      local shown = srv.url:gsub("^http://", "http://user:***@")
+      assert.is_truthy(err_out:find("POST " .. shown .. "/chat/completions\n", 1, true), err_out)
+      assert.is_truthy(err_out:find("GET " .. shown .. "/models\n", 1, true), err_out)
+      assert_masked(err_out, "the trace")
+      assert.are.equal("Basic dXNlcjpwdy1zZWNyZXQtOQ==", srv:last_request().headers.authorization)
+    end)
+  end)
 end)

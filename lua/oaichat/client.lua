@@ -3,8 +3,10 @@
 local call = require("oaichat.call")
 local config = require("oaichat.config")
 local content = require("oaichat.content")
+local conversation = require("oaichat.conversation")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local message_checks = require("oaichat.messages")
 local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
 local request = require("oaichat.request")
@@ -22,6 +24,9 @@ local secrets = setmetatable({}, { __mode = "k" })
 local prepared = setmetatable({}, { __mode = "k" })
 -- The secrets of each prepared set of header lines (see call_secrets).
 local hidden_of = setmetatable({}, { __mode = "k" })
+-- The real URLs (chat, models, proxy) and the credentials they carry; the
+-- client's fields show them masked (errors.shown_url).
+local real_urls = setmetatable({}, { __mode = "k" })
 
 -- Per-call options that steer the transfer and are never sent.
 local RESERVED = { timeout = true, idle_timeout = true, max_retries = true, headers = true,
@@ -175,8 +180,9 @@ function M.new(opts)
     misuse.raise("oaichat.new: the API key contains CR, LF or NUL")
   end
   local d = config.DEFAULTS
+  local shown = errors.shown_url
   local self = setmetatable({
-    base_url = base_url,
+    base_url = shown(base_url),
     model = opts.model or os.getenv("OAICHAT_MODEL") or config.DEFAULT_MODEL,
     timeout = opts.timeout or d.timeout,
     connect_timeout = opts.connect_timeout or d.connect_timeout,
@@ -185,7 +191,7 @@ function M.new(opts)
     max_response_bytes = opts.max_response_bytes or d.max_response_bytes,
     max_image_bytes = opts.max_image_bytes or d.max_image_bytes,
     headers = shown_headers(opts.headers, key), params = copy(opts.params),
-    proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+    proxy = shown(opts.proxy), ca_file = opts.ca_file, ca_path = opts.ca_path,
     insecure = opts.insecure == true, on_retry = opts.on_retry,
     user_agent = opts.user_agent or user_agent(),
     debug = os.getenv("OAICHAT_DEBUG") == "1",
@@ -193,12 +199,16 @@ function M.new(opts)
   }, Client)
   self.stream_usage = preset.stream_usage
   if opts.stream_usage ~= nil then self.stream_usage = opts.stream_usage end
-  self.url = config.normalize_url(base_url) .. "/chat/completions" .. query
+  local chat_url = config.normalize_url(base_url) .. "/chat/completions" .. query
   -- Azure lists models once per resource (.../openai/models), not per deployment.
   local models_base = config.normalize_url(base_url)
   if preset.name == "azure" then models_base = models_base:gsub("(/openai)/deployments/[^/]+$", "%1") end
-  self.models_url = models_base .. "/models" .. query
-  self._hints = error_hints(preset, base_url, source, key ~= nil and key ~= "")
+  local models_url = models_base .. "/models" .. query
+  local hide = errors.url_secrets(base_url)
+  for _, v in ipairs(opts.proxy and errors.url_secrets(opts.proxy) or {}) do hide[#hide + 1] = v end
+  real_urls[self] = { chat = chat_url, models = models_url, proxy = opts.proxy, secrets = hide }
+  self.url, self.models_url = shown(chat_url), shown(models_url)
+  self._hints = error_hints(preset, self.base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
   if key and key ~= "" and preset.auth == "api-key" then
@@ -228,6 +238,25 @@ function Client:close()
 end
 Client.__close = Client.close
 
+--- A conversation with this client: see oaichat.Conversation
+-- (lua/oaichat/conversation.lua).
+---@param opts? oaichat.ConversationOptions
+---@return oaichat.Conversation
+function Client:conversation(opts)
+  local conv = conversation.new(self, opts)
+  return conv
+end
+
+--- Restores a conversation saved with conv:to_json(); nil, err for text
+-- that is not one.
+---@param s string
+---@return oaichat.Conversation|nil
+---@return oaichat.Error|nil
+function Client:conversation_from_json(s)
+  local conv, err = conversation.from_json(self, s)
+  return conv, err
+end
+
 --- oaichat.image_file with this client's max_image_bytes as its limit
 -- (opts.max_bytes still overrides it).
 ---@return oaichat.ImagePart
@@ -243,30 +272,9 @@ function Client:image_data(bytes, mime, opts)
   return part
 end
 
--- Argument errors go through misuse.raise, so they point at the user's line.
-local function check_message(m, i, where)
-  if type(m) ~= "table" then
-    misuse.raise(("%s: messages[%d] must be a table, got %s"):format(where, i, type(m)))
-  end
-  if type(m.role) ~= "string" then
-    misuse.raise(("%s: messages[%d].role must be a string, got %s"):format(where, i, type(m.role)))
-  end
-  local c = m.content
-  if c ~= nil and c ~= core.null and type(c) ~= "string" and type(c) ~= "table" then
-    misuse.raise(("%s: messages[%d].content must be a string or an array of content parts, got %s")
-      :format(where, i, type(c)))
-  end
-end
-
---- Checks messages (raising naming the bad one) and returns them as an array.
-function M.check_messages(messages, where)
-  if type(messages) == "string" then return { { role = "user", content = messages } } end
-  if type(messages) ~= "table" then
-    misuse.raise(("%s: messages must be an array of messages or a string, got %s"):format(where, type(messages)))
-  end
-  for i = 1, #messages do check_message(messages[i], i, where) end
-  return messages
-end
+--- Checks messages (raising naming the bad one) and returns them as an
+-- array (lua/oaichat/messages.lua).
+M.check_messages = message_checks.check_messages
 
 -- A header line as the trace shows it: credentials and any value holding
 -- the key are masked ("Authorization: Bearer ***" keeps the scheme).
@@ -284,8 +292,11 @@ local SECRET_MIN = 6
 
 -- The secrets of a call: the key, and every credential header value sent
 -- (and its token after a scheme such as "Bearer"), for errors.redact.
-local function call_secrets(lines, key)
+local function call_secrets(lines, key, extra)
   local list = {}
+  for _, v in ipairs(extra) do
+    if #v >= SECRET_MIN and v ~= key then list[#list + 1] = v end
+  end
   for _, line in ipairs(lines) do
     local name, value = line:match("^([^:]*):%s*(.*)$")
     if name and is_credential(name, value, key) then
@@ -304,7 +315,8 @@ end
 
 local function debug_trace(self, spec, hidden)
   local key = secrets[self]
-  local lines = { ("oaichat: %s %s"):format(spec.method or "POST", errors.redact(spec.url, hidden)) }
+  local lines = { ("oaichat: %s %s"):format(spec.method or "POST",
+    errors.redact(errors.shown_url(spec.url), hidden)) }
   for _, h in ipairs(spec.headers) do
     lines[#lines + 1] = "oaichat:   " .. trace_header(h, key)
   end
@@ -314,7 +326,7 @@ end
 
 --- Builds the transfer spec and error context of one call; raises on misuse.
 function Client:_prepare(messages, opts, streaming, where)
-  local msgs = M.check_messages(messages, where)
+  local msgs = message_checks.check_messages(messages, where)
   if opts ~= nil and type(opts) ~= "table" then
     misuse.raise(("%s: opts must be a table, got %s"):format(where, type(opts)))
   end
@@ -355,7 +367,7 @@ function Client:_prepare(messages, opts, streaming, where)
     map.accept = map.accept or { "Accept", streaming and "text/event-stream" or "application/json" }
     lines = header_lines(map)
   end
-  local spec, ctx = self:_transport(self.url, opts, streaming)
+  local spec, ctx = self:_transport(real_urls[self].chat, opts, streaming)
   spec.body, spec.headers, spec.where = json, lines, where
   self:_seal(spec, ctx, opts.headers)
   return spec, ctx
@@ -368,7 +380,7 @@ function Client:_seal(spec, ctx, per_call)
   local lines = spec.headers
   local hidden = hidden_of[lines]
   if hidden == nil then
-    hidden = call_secrets(lines, secrets[self]) or false
+    hidden = call_secrets(lines, secrets[self], real_urls[self].secrets) or false
     if not per_call then hidden_of[lines] = hidden end
   end
   hidden = hidden or nil
@@ -382,10 +394,10 @@ function Client:_transport(url, opts, streaming)
   local max_bytes = opts.max_response_bytes or self.max_response_bytes
   local spec = {
     url = url, user_agent = self.user_agent,
-    connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = self.proxy,
+    connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = real_urls[self].proxy,
     ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
   }
-  local ctx = { url = url, max_bytes = max_bytes,
+  local ctx = { url = errors.shown_url(url), max_bytes = max_bytes,
     connect_timeout = self.connect_timeout, on_retry = self.on_retry,
     max_retries = opts.max_retries or self.max_retries, hints = self._hints }
   if streaming then
@@ -398,7 +410,7 @@ function Client:_transport(url, opts, streaming)
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
-  errors.keep_key(ctx, secrets[self])
+  errors.keep_key(ctx, call_secrets({}, secrets[self], real_urls[self].secrets))
   return spec, ctx
 end
 
@@ -451,7 +463,7 @@ function Client:models(opts)
   opts = opts or {}
   if self.closed then misuse.raise(where .. ": the client is closed") end
   config.check_call_options(opts, where)
-  local spec, ctx = self:_transport(self.models_url, opts, false)
+  local spec, ctx = self:_transport(real_urls[self].models, opts, false)
   spec.method = "GET"
   spec.headers = opts.headers and M.get_lines(prepared[self].base, opts.headers) or prepared[self].get
   ctx.hints = { [401] = self._hints[401], [404] = ("this server may not list models at %s; %s")
@@ -513,7 +525,7 @@ function Client:chat_many(list, opts)
       misuse.raise(("client:chat_many: list[%d] must be a table {messages, opts}"):format(i))
     end
     local opts_i = item[2] or item.opts
-    M.check_messages(item[1] or item.messages, "client:chat_many")
+    message_checks.check_messages(item[1] or item.messages, "client:chat_many")
     if opts_i ~= nil and type(opts_i) ~= "table" then
       misuse.raise(("client:chat_many: list[%d] opts must be a table, got %s"):format(i, type(opts_i)))
     end

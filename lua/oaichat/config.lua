@@ -1,4 +1,5 @@
 --- Client options: defaults, the environment, and checks that raise on misuse.
+local errors = require("oaichat.errors")
 local misuse = require("oaichat.misuse")
 local providers = require("oaichat.providers")
 
@@ -79,7 +80,8 @@ M.normalize_url = normalize_url
 --- Raises unless url is an http(s) URL.
 function M.check_url(url, where)
   if not url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]") then
-    misuse.raise(("%s: base_url must be an http:// or https:// URL, got %q"):format(where, url))
+    misuse.raise(("%s: base_url must be an http:// or https:// URL, got %q"):format(where,
+      errors.shown_url(url)))
   end
   if url:find("[%s%c]") then
     misuse.raise(("%s: base_url must not contain spaces or control characters"):format(where))

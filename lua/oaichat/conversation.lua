@@ -1,13 +1,13 @@
 --- Conversations: a message history that grows by one exchange per turn.
 -- A turn is committed only once it succeeded, so a failed, cancelled or
 -- broken-off turn leaves the history exactly as it was.
--- Adds Client:conversation and Client:conversation_from_json.
+-- Client:conversation and client:conversation_from_json (client.lua) make them.
 local accumulate = require("oaichat.accumulate")
-local client_mod = require("oaichat.client")
 local config = require("oaichat.config")
 local content = require("oaichat.content")
 local core = require("oaichat.core")
 local errors = require("oaichat.errors")
+local message_checks = require("oaichat.messages")
 local misuse = require("oaichat.misuse")
 local tool_loop = require("oaichat.tools")
 
@@ -107,7 +107,7 @@ local function user_turn(turn, where)
       :format(where, type(turn)))
   end
   if turn.role ~= nil then
-    client_mod.check_messages({ turn }, where)
+    message_checks.check_messages({ turn }, where)
     return turn
   end
   return content.user(turn)
@@ -156,7 +156,7 @@ function M.new(client, opts)
     if type(opts.messages) ~= "table" then
       misuse.raise(where .. ": messages must be an array of messages, got " .. type(opts.messages))
     end
-    client_mod.check_messages(opts.messages, where)
+    message_checks.check_messages(opts.messages, where)
     messages = deep_copy(opts.messages)
   end
   local system = opts.system ~= null and opts.system or nil
@@ -416,6 +416,12 @@ function ConvStream:text()
   return table.concat(self.pieces)
 end
 
+--- The reasoning text so far (see stream:reasoning()); nil when none.
+---@return string|nil
+function ConvStream:reasoning()
+  return self.stream:reasoning()
+end
+
 --- The accumulated completion (see stream:result()).
 ---@return table
 function ConvStream:result()
@@ -636,17 +642,5 @@ function M.from_json(client, s)
   if type(obj.usage) == "table" then conv._usages[1] = obj.usage end
   return conv
 end
-
-local Client = client_mod.Client
-
--- Plain aliases, so that argument errors point at the caller's line.
-
---- A conversation with this client: see oaichat.Conversation.
----@type fun(self: oaichat.Client, opts?: oaichat.ConversationOptions): oaichat.Conversation
-Client.conversation = M.new
-
---- Restores a conversation saved with conv:to_json().
----@type fun(self: oaichat.Client, s: string): oaichat.Conversation|nil, oaichat.Error|nil
-Client.conversation_from_json = M.from_json
 
 return M

@@ -85,6 +85,44 @@ function M.cut(s, n, key)
   return s:sub(1, n)
 end
 
+-- Query parameter names whose values are credentials (key=, api-key=,
+-- access_token=, sig=, ...).
+local function secret_param(name)
+  local n = name:lower()
+  return n:find("key", 1, true) or n:find("token", 1, true) or n:find("secret", 1, true)
+    or n:find("pass", 1, true) or n:find("auth", 1, true) or n:find("sig", 1, true)
+    or n:find("credential", 1, true) or n == "pwd"
+end
+
+-- scheme://userinfo@ at the start of a URL (the last @ before the path).
+local USERINFO = "^(%a[%w+.-]*://)([^/?#]*)@"
+
+--- url as messages, traces and fields show it: the password of its
+-- userinfo (a lone user name, often a token, whole) and the values of
+-- credential-looking query parameters become ***.
+function M.shown_url(url)
+  if type(url) ~= "string" then return url end
+  local s = url:gsub(USERINFO, function(scheme, info)
+    local user = info:match("^([^:]*):")
+    return scheme .. (user and user .. ":***" or "***") .. "@"
+  end)
+  s = s:gsub("([?&;])([^=&#;]+)=([^&#;]+)", function(sep, name)
+    if secret_param(name) then return sep .. name .. "=***" end
+  end)
+  return s
+end
+
+--- The credentials a URL carries (what shown_url masks), for redact.
+function M.url_secrets(url)
+  local list = {}
+  local _, info = url:match(USERINFO)
+  if info then list[#list + 1] = info:match("^[^:]*:(.*)$") or info end
+  for name, value in url:gmatch("[?&;]([^=&#;]+)=([^&#;]+)") do
+    if secret_param(name) then list[#list + 1] = value end
+  end
+  return list
+end
+
 --- A copy of the table t (e.g. response headers) with its string values
 -- redacted; t itself when there is no secret.
 function M.redact_table(t, key)

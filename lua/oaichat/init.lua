@@ -27,8 +27,6 @@ local client = require("oaichat.client")
 local misuse = require("oaichat.misuse")
 local parts = require("oaichat.content")
 local providers = require("oaichat.providers")
--- Adds client:conversation and client:conversation_from_json.
-require("oaichat.conversation")
 
 local M = {}
 

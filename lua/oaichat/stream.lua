@@ -227,6 +227,7 @@ end
 
 --- The reasoning text of the first choice so far, whichever field the
 -- server used (nil when none).
+---@return string|nil
 function Stream:reasoning()
   return self.acc:reasoning()
 end
