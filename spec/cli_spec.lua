@@ -382,7 +382,7 @@ describe("bin/oaichat", function()
       env.XDG_CONFIG_HOME = env.XDG_CONFIG_HOME or "/nonexistent"
       env.TERM = "xterm"
       env.LUA_PATH = env.LUA_PATH or os.getenv("LUA_PATH") or ";;"
-      env.LUA_CPATH = os.getenv("LUA_CPATH") or ";;"
+      env.LUA_CPATH = env.LUA_CPATH or os.getenv("LUA_CPATH") or ";;"
       -- The shell around it ignores SIGINT, as an interactive shell is out
       -- of the way of its foreground job's Ctrl-C (else it would end too).
       local inner = "trap '' INT; " .. sub.env_prefix(env) .. " " .. sub.quote(server.interpreter())
@@ -639,6 +639,88 @@ describe("bin/oaichat", function()
       assert.is_nil(screen:find("traceback", 1, true), screen)
       assert.is_nil(io.open(file))
       t:close()
+    end)
+
+    -- A C path as a rock user without lua-luv has: the spec's own, with the
+    -- directory holding luv.so replaced by links to everything else in it.
+    local function cpath_without_luv()
+      local shadow = os.tmpname()
+      os.remove(shadow)
+      assert(os.execute("mkdir " .. sub.quote(shadow)))
+      local kept = {}
+      for template in ((os.getenv("LUA_CPATH") or ";;"):gsub(";;", ";" .. package.cpath .. ";")):gmatch("[^;]+") do
+        local f = io.open((template:gsub("%?", "luv")))
+        if f then
+          f:close()
+          local dir = template:match("^(.*)/%?%.so$")
+          assert(os.execute(("for f in %s/*; do [ \"${f##*/}\" = luv.so ] || ln -s \"$f\" %s/; done")
+            :format(sub.quote(dir), sub.quote(shadow))))
+          kept[#kept + 1] = shadow .. "/?.so"
+        else
+          kept[#kept + 1] = template
+        end
+      end
+      return table.concat(kept, ";"), shadow
+    end
+
+    for _, with_readline in ipairs({ true, false }) do
+      it(("without lua-luv (%s): Ctrl-C at a fresh prompt exits 130 at once, saved, nothing sent")
+        :format(with_readline and "readline" or "plain lines"), function()
+        local cpath, shadow = cpath_without_luv()
+        local lpath = with_readline and os.getenv("LUA_PATH") or "./lua/?.lua;./lua/?/init.lua"
+        -- The premise: this C path has no luv (and readline only when asked for).
+        local probe = sub.run({ "-e", "io.write(tostring(pcall(require, 'luv')), ' ', "
+          .. "tostring(pcall(require, 'readline')))" }, { env = { LUA_CPATH = cpath, LUA_PATH = lpath } })
+        assert.equal("false " .. tostring(with_readline), probe.stdout, probe.stderr)
+        local file = os.tmpname()
+        os.remove(file)
+        local t = start("-c " .. file, { LUA_CPATH = cpath, LUA_PATH = lpath })
+        t:wait("> ")
+        t:type("kept")
+        t:keys("Enter")
+        t:wait("Echo: kept (1 message)")
+        t:wait("> ", 2)
+        t:keys("C-c")
+        -- at once: no key after the Ctrl-C, and the screen shows the exit
+        assert.equal(130, t:exit_code(), t:screen())
+        assert.is_nil(t:screen():find("traceback", 1, true), t:screen())
+        assert.equal(1, #srv:requests())
+        local saved = core.decode(sub.slurp(file))
+        assert.equal("Echo: kept (1 message)", saved.messages[2].content)
+        t:close()
+        os.remove(file)
+        os.execute("rm -r " .. sub.quote(shadow))
+      end)
+    end
+
+    it("without lua-luv: Ctrl-C during an interactive answer ends the program (130), completed turns saved",
+      function()
+      local cpath, shadow = cpath_without_luv()
+      local pieces = {}
+      for i = 1, 40 do
+        pieces[i] = core.encode({ id = "c", object = "chat.completion.chunk", created = 1, model = "m",
+          choices = { { index = 0, delta = { content = "piece" .. i .. " " }, finish_reason = oaichat_null } } })
+      end
+      local file = os.tmpname()
+      os.remove(file)
+      local t = start("-c " .. file, { LUA_CPATH = cpath })
+      t:wait("> ")
+      t:type("kept")
+      t:keys("Enter")
+      t:wait("Echo: kept (1 message)")
+      srv:queue({ { sse = pieces, chunk_delay_ms = 200 } })
+      t:type("a long answer")
+      t:keys("Enter")
+      t:wait("piece2 ")
+      t:keys("C-c")
+      assert.equal(130, t:exit_code(), t:screen())
+      local screen = t:screen()
+      assert.is_nil(screen:find("piece40", 1, true), screen)
+      assert.is_nil(screen:find("traceback", 1, true), screen)
+      assert.equal(2, #core.decode(sub.slurp(file)).messages)
+      t:close()
+      os.remove(file)
+      os.execute("rm -r " .. sub.quote(shadow))
     end)
 
     it("reads plain lines when lua-readline is not on the path", function()

@@ -303,7 +303,7 @@ end
 
 local function merge_delta(st, d)
   local fields = st.fields.o
-  for k, v in next, d do
+  for k, v in pairs(d) do
     local node = fields[k]
     local p = node and node.s
     local tv = type(v)
@@ -392,10 +392,10 @@ local function add_common(self, chunk)
   local delta, lp = c.delta, c.logprobs
   if not st or type(delta) ~= "table" or (lp ~= nil and lp ~= null) then return false end
   local top, extra = self.top, st.extra
-  for k, v in next, chunk do
+  for k, v in pairs(chunk) do
     if not TOP_KEYS[k] and top[k] ~= v then return false end
   end
-  for k, v in next, c do
+  for k, v in pairs(c) do
     if not CHOICE_KEYS[k] and extra[k] ~= v then return false end
   end
   merge_delta(st, delta)
