@@ -723,6 +723,28 @@ describe("bin/oaichat", function()
       os.execute("rm -r " .. sub.quote(shadow))
     end)
 
+    it("without lua-luv: Ctrl-C during a one-shot answer stops it: exit 130, -c FILE untouched", function()
+      local cpath, shadow = cpath_without_luv()
+      local file = os.tmpname()
+      os.remove(file)
+      local pieces = {}
+      for i = 1, 40 do
+        pieces[i] = core.encode({ id = "c", object = "chat.completion.chunk", created = 1, model = "m",
+          choices = { { index = 0, delta = { content = "piece" .. i .. " " }, finish_reason = oaichat_null } } })
+      end
+      srv:queue({ { sse = pieces, chunk_delay_ms = 200 } })
+      local t = start("-c " .. file .. " 'a long answer'", { LUA_CPATH = cpath })
+      t:wait("piece2 ")
+      t:keys("C-c")
+      assert.equal(130, t:exit_code())
+      local screen = t:screen()
+      assert.is_nil(screen:find("piece40", 1, true))
+      assert.is_nil(screen:find("traceback", 1, true), screen)
+      assert.is_nil(io.open(file))
+      t:close()
+      os.execute("rm -r " .. sub.quote(shadow))
+    end)
+
     it("reads plain lines when lua-readline is not on the path", function()
       -- Only the checkout on LUA_PATH: Debian's readline.lua is out of reach.
       local t = start("", { LUA_PATH = "./lua/?.lua;./lua/?/init.lua" })

@@ -622,4 +622,37 @@ describe("security", function()
       assert.are.equal("Basic dXNlcjpwdy1zZWNyZXQtOQ==", srv:last_request().headers.authorization)
     end)
   end)
+
+  describe("a short placeholder key", function()
+    it("is not searched for inside messages (keys under 8 bytes), so no word is garbled", function()
+      for _, key in ipairs({ "k", "EMPTY", "ollama", "dummy12" }) do
+        srv:queue{ { status = 404, json = { error = { message = "no model ollama-dummy12 (EMPTY), check it",
+          type = "mock_error" } } } }
+        local c = oaichat.new({ base_url = srv.url, api_key = key, max_retries = 0 })
+        local _, err = c:chat("hi")
+        assert.are.equal("no model ollama-dummy12 (EMPTY), check it", err.message, key)
+        assert.are.equal("mock_error", err.type, key)
+        assert.is_truthy(tostring(err):find("check base_url (" .. srv.url .. ")", 1, true), tostring(err))
+        assert.is_falsy(tostring(err):find("***", 1, true), tostring(err))
+        c:close()
+      end
+    end)
+
+    it("is still masked as a credential header's value, in the client's fields and the trace", function()
+      local c = oaichat.new({ base_url = srv.url, api_key = "EMPTY", headers = { ["X-Api-Key"] = "none" } })
+      assert.are.equal("***", c.headers["X-Api-Key"])
+      c:close()
+      local _, err_out, ok = child.run({ OAICHAT_DEBUG = "1" }, ([[
+        local oaichat = require("oaichat")
+        local c = oaichat.new({ base_url = %q, api_key = "EMPTY", max_retries = 0,
+          headers = { ["X-Api-Key"] = "none" } })
+        assert(c:chat("hi"))
+      ]]):format(srv.url))
+      assert.is_true(ok, err_out)
+      assert.is_truthy(err_out:find("Authorization: Bearer ***\n", 1, true), err_out)
+      assert.is_truthy(err_out:find("X-Api-Key: ***\n", 1, true), err_out)
+      assert.is_falsy(err_out:find("EMPTY", 1, true), err_out)
+      assert.are.equal("Bearer EMPTY", srv:last_request().headers.authorization)
+    end)
+  end)
 end)

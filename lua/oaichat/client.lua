@@ -83,7 +83,7 @@ local CREDENTIAL = { authorization = true, ["proxy-authorization"] = true, ["api
 local function is_credential(name, value, key)
   local lname = name:lower()
   return CREDENTIAL[lname] or lname:find("token", 1, true) or lname:find("secret", 1, true)
-    or lname:find("api[-_]?key") or (key and key ~= "" and tostring(value):find(key, 1, true))
+    or lname:find("api[-_]?key") or (key and #key >= errors.SECRET_MIN and tostring(value):find(key, 1, true))
 end
 
 -- The client's headers as the public field shows them: credentials masked
@@ -288,7 +288,7 @@ end
 
 -- Shorter credential values are not masked inside other text (it would
 -- garble messages); their headers are still masked in the trace.
-local SECRET_MIN = 6
+local SECRET_MIN = errors.SECRET_MIN
 
 -- The secrets of a call: the key, and every credential header value sent
 -- (and its token after a scheme such as "Bearer"), for errors.redact.

@@ -40,6 +40,11 @@ end
 
 M.Error = Error
 
+--- Secrets shorter than this are not searched for inside free text: a
+-- placeholder key ("none", "EMPTY", "k") would mask ordinary words. They
+-- are still masked where they are a credential header's value.
+M.SECRET_MIN = 8
+
 -- A tail of s shorter than the key is masked when it is the key's start
 -- (a body the server or a limit cut off mid-key) and at least this long.
 local TAIL_MIN = 6
@@ -68,10 +73,10 @@ end
 local function redact(s, keys)
   if type(s) ~= "string" or not keys then return s end
   if type(keys) == "string" then
-    return keys ~= "" and redact_one(s, keys) or s
+    return #keys >= M.SECRET_MIN and redact_one(s, keys) or s
   end
   for _, k in ipairs(keys) do
-    if k ~= "" then s = redact_one(s, k) end
+    if #k >= M.SECRET_MIN then s = redact_one(s, k) end
   end
   return s
 end
