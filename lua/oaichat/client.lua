@@ -208,6 +208,8 @@ function M.new(opts)
   for _, v in ipairs(opts.proxy and errors.url_secrets(opts.proxy) or {}) do hide[#hide + 1] = v end
   real_urls[self] = { chat = chat_url, models = models_url, proxy = opts.proxy, secrets = hide }
   self.url, self.models_url = shown(chat_url), shown(models_url)
+  -- worked out once: masking a URL costs two gsubs, too much for every call
+  real_urls[self].shown = { [chat_url] = self.url, [models_url] = self.models_url }
   self._hints = error_hints(preset, self.base_url, source, key ~= nil and key ~= "")
   secrets[self] = key
   local base = { ["content-type"] = { "Content-Type", "application/json" } }
@@ -397,7 +399,8 @@ function Client:_transport(url, opts, streaming)
     connect_timeout = self.connect_timeout, max_bytes = max_bytes, proxy = real_urls[self].proxy,
     ca_file = self.ca_file, ca_path = self.ca_path, insecure = self.insecure, stream = streaming,
   }
-  local ctx = { url = errors.shown_url(url), max_bytes = max_bytes,
+  local real = real_urls[self]
+  local ctx = { url = real.shown[url] or errors.shown_url(url), max_bytes = max_bytes,
     connect_timeout = self.connect_timeout, on_retry = self.on_retry,
     max_retries = opts.max_retries or self.max_retries, hints = self._hints }
   if streaming then
@@ -410,7 +413,8 @@ function Client:_transport(url, opts, streaming)
     spec.timeout = opts.timeout or self.timeout
     ctx.timeout = spec.timeout
   end
-  errors.keep_key(ctx, call_secrets({}, secrets[self], real_urls[self].secrets))
+  if real.hidden == nil then real.hidden = call_secrets({}, secrets[self], real.secrets) or false end
+  errors.keep_key(ctx, real.hidden or nil)
   return spec, ctx
 end
 
