@@ -6,13 +6,7 @@
 local core = require("oaichat.core")
 local sub = require("spec.support.subprocess")
 
-local function shell(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"EXIT $?\""))
-  local out = p:read("*a")
-  p:close()
-  local text, code = out:match("^(.*)EXIT (%d+)\n$")
-  return tonumber(code), text
-end
+local shell = require("spec.support.util").shell
 
 -- A rockspec's variables, as LuaRocks reads them (5.1's setfenv or 5.2+'s load env).
 local function load_rockspec(path)

@@ -9,13 +9,7 @@ local core = require("oaichat.core")
 local helper = require("spec.support.helper")
 local sub = require("spec.support.subprocess")
 
-local function shell(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"EXIT $?\""))
-  local out = p:read("*a")
-  p:close()
-  local text, code = out:match("^(.*)EXIT (%d+)\n$")
-  return tonumber(code), text
-end
+local shell = require("spec.support.util").shell
 
 local ROOT = select(2, shell("pwd")):gsub("\n$", "")
 

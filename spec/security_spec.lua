@@ -38,17 +38,19 @@ local function gzip(data)
   return out
 end
 
--- Every string reachable from v (tables walked, metatables not).
-local function strings_of(v, out, seen)
+-- Every string reachable from v: tables, their keys and (with metatables)
+-- their metatables, as a recursive dump such as vim.inspect shows them.
+local function strings_of(v, metatables, out, seen)
   out, seen = out or {}, seen or {}
   if type(v) == "string" then
     out[#out + 1] = v
   elseif type(v) == "table" and not seen[v] then
     seen[v] = true
     for k, x in pairs(v) do
-      strings_of(k, out, seen)
-      strings_of(x, out, seen)
+      strings_of(k, metatables, out, seen)
+      strings_of(x, metatables, out, seen)
     end
+    if metatables then strings_of(getmetatable(v), metatables, out, seen) end
   end
   return out
 end
@@ -61,24 +63,8 @@ local function assert_no_fragment(s, what)
   end
 end
 
--- Every string a recursive dump shows: tables, their keys and metatables.
-local function dump_strings(v, out, seen)
-  out, seen = out or {}, seen or {}
-  if type(v) == "string" then
-    out[#out + 1] = v
-  elseif type(v) == "table" and not seen[v] then
-    seen[v] = true
-    for k, x in pairs(v) do
-      dump_strings(k, out, seen)
-      dump_strings(x, out, seen)
-    end
-    dump_strings(getmetatable(v), out, seen)
-  end
-  return out
-end
-
 local function assert_no_dump(v, what)
-  for _, s in ipairs(dump_strings(v)) do assert_no_fragment(s, what) end
+  for _, s in ipairs(strings_of(v, true)) do assert_no_fragment(s, what) end
 end
 
 local function assert_no_key(v, what)

@@ -37,4 +37,13 @@ function M.connections(srv)
   return n
 end
 
+--- Runs cmd in a shell (stderr joined): exit code, output.
+function M.shell(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1; echo \"EXIT $?\""))
+  local out = p:read("*a")
+  p:close()
+  local text, code = out:match("^(.*)EXIT (%d+)\n$")
+  return tonumber(code), text
+end
+
 return M
